@@ -1,0 +1,48 @@
+import constants from '../../../../guest-agent/protocol/constants.json' with { type: 'json' };
+
+export type QemuAccel = 'kvm' | 'tcg';
+
+export interface QemuMicrovmSpec {
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  memoryMiB: number;
+  vcpus: number;
+  accel: QemuAccel;
+  /** Unix socket QEMU listens on for the agent's virtio-serial port. */
+  agentSocket: string;
+  /** File that receives the guest's serial console. */
+  serialLog: string;
+  /** Unix socket for QMP. */
+  qmpSocket?: string;
+}
+
+/**
+ * The QEMU command line for a `-M microvm` sandbox, as an argument array (never a shell
+ * string). virtio devices sit on virtio-mmio and the kernel finds them through ACPI;
+ * there is no PCI bus, so `pci=off` saves the kernel a failed probe.
+ */
+export function qemuMicrovmArgs(spec: QemuMicrovmSpec): string[] {
+  const args = [
+    '-M', 'microvm',
+    '-accel', spec.accel,
+    '-cpu', spec.accel === 'kvm' ? 'host' : 'max',
+    '-m', String(spec.memoryMiB),
+    '-smp', String(spec.vcpus),
+    '-nodefaults',
+    '-no-user-config',
+    '-nographic',
+    // Guest power-off and reboot both end the process; the manager decides what is next.
+    '-no-reboot',
+    '-kernel', spec.kernel,
+    '-initrd', spec.initrd,
+    '-append', `${spec.cmdline} pci=off`,
+    '-serial', `file:${spec.serialLog}`,
+    '-device', 'virtio-rng-device',
+    '-device', 'virtio-serial-device',
+    '-chardev', `socket,id=agent,path=${spec.agentSocket},server=on,wait=off`,
+    '-device', `virtserialport,chardev=agent,name=${constants.virtioPortName}`,
+  ];
+  if (spec.qmpSocket) args.push('-qmp', `unix:${spec.qmpSocket},server=on,wait=off`);
+  return args;
+}

@@ -1,0 +1,50 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const APP_DIR = 'microvm-sandbox';
+
+/**
+ * Where the app keeps its files, following the XDG base directory spec.
+ * MICROVM_DATA_DIR moves all per-user state at once, which tests and benchmarks use to
+ * stay out of the user's real directories.
+ */
+export interface AppPaths {
+  /** Built images, sandboxes, the store. */
+  data: string;
+  /** Downloads and build intermediates that can be thrown away. */
+  cache: string;
+  /** Sockets and pid files; cleared on reboot. */
+  runtime: string;
+  config: string;
+}
+
+export function appPaths(env: NodeJS.ProcessEnv = process.env): AppPaths {
+  const override = env.MICROVM_DATA_DIR;
+  if (override) {
+    const base = resolve(override);
+    return {
+      data: join(base, 'data'),
+      cache: join(base, 'cache'),
+      runtime: join(base, 'run'),
+      config: join(base, 'config'),
+    };
+  }
+  const home = homedir();
+  const uid = process.getuid?.() ?? 0;
+  return {
+    data: join(env.XDG_DATA_HOME || join(home, '.local', 'share'), APP_DIR),
+    cache: join(env.XDG_CACHE_HOME || join(home, '.cache'), APP_DIR),
+    runtime: join(env.XDG_RUNTIME_DIR || join('/tmp', `${APP_DIR}-${uid}`), APP_DIR),
+    config: join(env.XDG_CONFIG_HOME || join(home, '.config'), APP_DIR),
+  };
+}
+
+/** The checkout (or unpacked app) root, found from this module's own location. */
+export function projectRoot(): string {
+  return fileURLToPath(new URL('../../../../', import.meta.url));
+}
+
+export function guestAgentSourceDir(): string {
+  return join(projectRoot(), 'guest-agent');
+}

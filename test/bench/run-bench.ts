@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { QemuMicrovm } from '../../src/main/core/hypervisor/qemu-microvm-launcher.js';
+import { bootMinimalVm, minimalImage } from '../support/minimal-vm.js';
+
+// Method: docs/benchmarks.md. Usage: npm run bench [-- agent]
+
+type Scenario = () => Promise<Record<string, unknown>>;
+
+const scenarios: Record<string, Scenario> = { agent: agentScenario };
+
+function percentile(sorted: number[], p: number): number {
+  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, i)] ?? NaN;
+}
+
+const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+async function drain(stream: Readable): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of stream) bytes += (chunk as Buffer).length;
+  return bytes;
+}
+
+async function agentScenario(): Promise<Record<string, unknown>> {
+  await minimalImage();
+
+  const launchToReady: number[] = [];
+  const kernelToReady: number[] = [];
+  let accel = '';
+  for (let i = 0; i < 5; i++) {
+    const vm = await bootMinimalVm({ hostname: `bench${i}` });
+    accel = vm.accel;
+    launchToReady.push(vm.launchToReadyMs);
+    kernelToReady.push((await vm.agent.info()).bootToReadyMs ?? NaN);
+    await vm.stop();
+  }
+
+  const vm: QemuMicrovm = await bootMinimalVm({ hostname: 'bench' });
+  try {
+    const rtts: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      await vm.agent.run({ argv: ['true'] });
+      rtts.push(performance.now() - t);
+    }
+    rtts.sort((a, b) => a - b);
+
+    const stdoutBytes = 200 * 1024 * 1024;
+    let t = performance.now();
+    const proc = vm.agent.exec({ shell: `head -c ${stdoutBytes} /dev/zero` });
+    const got = await drain(proc.stdout);
+    await proc.result;
+    const stdoutMBs = got / 1048576 / ((performance.now() - t) / 1000);
+
+    const fileBytes = 100 * 1024 * 1024;
+    const data = randomBytes(fileBytes);
+    t = performance.now();
+    await vm.agent.writeFile('/tmp/bench.bin', Readable.from([data]));
+    const uploadMBs = fileBytes / 1048576 / ((performance.now() - t) / 1000);
+    t = performance.now();
+    const read = await drain(vm.agent.readFile('/tmp/bench.bin'));
+    const downloadMBs = read / 1048576 / ((performance.now() - t) / 1000);
+
+    return {
+      accel,
+      bootLaunchToAgentReadyMsMedian: round(median(launchToReady)),
+      bootLaunchToAgentReadyMsAll: launchToReady.map((n) => round(n)),
+      guestKernelToAgentReadyMsMedian: round(median(kernelToReady)),
+      execTrueRoundTripMsP50: round(percentile(rtts, 50), 2),
+      execTrueRoundTripMsP99: round(percentile(rtts, 99), 2),
+      stdoutMBps: round(stdoutMBs),
+      uploadMBps: round(uploadMBs),
+      downloadMBps: round(downloadMBs),
+    };
+  } finally {
+    await vm.stop();
+  }
+}
+
+const wanted = process.argv.slice(2).filter((a) => a !== '--');
+const names = wanted.length ? wanted : Object.keys(scenarios);
+for (const name of names) {
+  const scenario = scenarios[name];
+  if (!scenario) {
+    process.stderr.write(`unknown scenario "${name}"; known: ${Object.keys(scenarios).join(', ')}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`running scenario ${name}…\n`);
+  const result = await scenario();
+  process.stdout.write(`${JSON.stringify({ scenario: name, date: new Date().toISOString(), ...result }, null, 2)}\n`);
+}
