@@ -1,0 +1,3 @@
+module microvm.dev/guest-agent
+
+go 1.19

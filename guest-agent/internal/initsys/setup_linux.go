@@ -1,0 +1,53 @@
+package initsys
+
+import (
+	"errors"
+	"log"
+	"os"
+	"syscall"
+)
+
+const defaultHostname = "sandbox"
+
+type mount struct {
+	source, target, fstype string
+	flags                  uintptr
+	data                   string
+}
+
+// /proc is mounted by Qualify. Only what a sandbox needs: boot-to-ready time is
+// measured, and every mount costs.
+var mounts = []mount{
+	{"sysfs", "/sys", "sysfs", syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC, ""},
+	{"devtmpfs", "/dev", "devtmpfs", syscall.MS_NOSUID, "mode=0755"},
+	{"devpts", "/dev/pts", "devpts", syscall.MS_NOSUID | syscall.MS_NOEXEC, "ptmxmode=0666,mode=620"},
+	{"tmpfs", "/tmp", "tmpfs", syscall.MS_NOSUID | syscall.MS_NODEV, "mode=1777"},
+	{"tmpfs", "/run", "tmpfs", syscall.MS_NOSUID | syscall.MS_NODEV, "mode=0755"},
+}
+
+// Setup does init's duties. A failed step is logged and skipped: a half-working
+// guest the host can still talk to is better than a kernel panic.
+func (m *Machine) Setup(l *log.Logger) {
+	for _, mt := range mounts {
+		if err := os.MkdirAll(mt.target, 0o755); err != nil {
+			l.Printf("init: mkdir %s: %v", mt.target, err)
+			continue
+		}
+		err := syscall.Mount(mt.source, mt.target, mt.fstype, mt.flags, mt.data)
+		if err != nil && !errors.Is(err, syscall.EBUSY) {
+			l.Printf("init: mount %s on %s: %v", mt.fstype, mt.target, err)
+		}
+	}
+	loadModules(l, modulesList)
+	if err := bringUpLoopback(); err != nil {
+		l.Printf("init: loopback: %v", err)
+	}
+	name, ok := m.param("microvm.hostname")
+	if !ok || name == "" {
+		name = defaultHostname
+	}
+	if err := syscall.Sethostname([]byte(name)); err != nil {
+		l.Printf("init: hostname %s: %v", name, err)
+	}
+	os.Setenv("PATH", ChildPath)
+}
