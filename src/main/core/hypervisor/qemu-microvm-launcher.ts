@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { AgentClient } from '../agent/agent-client.js';
@@ -6,6 +6,7 @@ import { connectUnixSocket } from '../agent/agent-transports.js';
 import { SandboxError } from '../errors/sandbox-error.js';
 import type { MinimalImage } from '../images/minimal-image-builder.js';
 import { chooseQemuAccel } from './qemu-accel.js';
+import { hostTscKhz } from './host-tsc.js';
 import { qemuMicrovmArgs, type QemuAccel } from './qemu-command.js';
 
 export interface LaunchOptions {
@@ -49,7 +50,7 @@ export class QemuMicrovm {
     const args = qemuMicrovmArgs({
       kernel: options.image.kernel,
       initrd: options.image.initrd,
-      cmdline: `${options.image.cmdline} microvm.hostname=${hostname}`,
+      cmdline: `${options.image.cmdline} microvm.hostname=${hostname}${await tcgClockHint(accel)}`,
       memoryMiB: options.memoryMiB ?? 256,
       vcpus: options.vcpus ?? 1,
       accel,
@@ -72,7 +73,11 @@ export class QemuMicrovm {
     } catch (error) {
       child.kill('SIGKILL');
       await exited;
+      const serial = await serialTail(serialLog);
       await rm(options.workDir, { recursive: true, force: true });
+      if (error instanceof SandboxError) {
+        throw new SandboxError(error.code, `${error.message}\nlast serial console lines:\n${serial}`, error.details);
+      }
       throw error;
     }
   }
@@ -97,4 +102,16 @@ export class QemuMicrovm {
     this.agent.close();
     await rm(this.workDir, { recursive: true, force: true });
   }
+}
+
+async function serialTail(path: string, lines = 20): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '(no serial output)');
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** Under TCG the guest must be told the TSC frequency; see host-tsc.ts. */
+async function tcgClockHint(accel: QemuAccel): Promise<string> {
+  if (accel !== 'tcg') return '';
+  const khz = await hostTscKhz();
+  return khz ? ` tsc_early_khz=${khz}` : '';
 }
