@@ -156,7 +156,13 @@ describe('a real minimal microVM under QEMU', () => {
   it('serves the protocol over AF_VSOCK (vsock_loopback inside the guest)', async () => {
     const bridge = vm.agent.exec({ argv: ['microvm-agent', 'connect', 'vsock:1:1024'], stdin: true });
     if (!bridge.stdin) throw new Error('bridge has no stdin');
-    const nested = await AgentClient.connect({ readable: bridge.stdout, writable: bridge.stdin }, { deadlineMs: 20_000 });
+    let bridgeErrors = '';
+    bridge.stderr.on('data', (c: Buffer) => (bridgeErrors += c.toString()));
+    const nested = await AgentClient.connect({ readable: bridge.stdout, writable: bridge.stdin }, { deadlineMs: 20_000 }).catch(
+      (error: Error) => {
+        throw new Error(`${error.message}; the vsock bridge said: ${bridgeErrors}`);
+      },
+    );
     const info = await nested.info();
     expect(info.mode).toBe('init');
     const r = await nested.run({ shell: 'echo via vsock' });

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"microvm.dev/guest-agent/internal/listen"
 )
@@ -24,7 +23,7 @@ func runConnect(args []string, l *log.Logger) int {
 		l.Print(err)
 		return 2
 	}
-	conn, err := listen.DialVsock(cid, port, 10*time.Second)
+	conn, err := listen.DialVsock(cid, port)
 	if err != nil {
 		l.Print(err)
 		return 1

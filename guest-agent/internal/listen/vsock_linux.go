@@ -7,7 +7,6 @@ import (
 	"log"
 	"os"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -108,61 +107,29 @@ func (c VsockConn) CloseWrite() error {
 }
 
 // DialVsock connects to port on the VM (or host) with context id cid.
-func DialVsock(cid, port uint32, timeout time.Duration) (VsockConn, error) {
-	fd, err := syscall.Socket(afVsock, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+func DialVsock(cid, port uint32) (VsockConn, error) {
+	// A blocking connect: vsock's non-blocking connect does not reliably signal
+	// writability once the loopback transport completes it, and the kernel bounds the
+	// wait itself (2 s by default).
+	fd, err := syscall.Socket(afVsock, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return VsockConn{}, fmt.Errorf("vsock socket: %w", err)
 	}
 	sa := sockaddrVM{family: afVsock, port: port, cid: cid}
-	_, _, e := syscall.Syscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
-	if e != 0 && e != syscall.EINPROGRESS && e != syscall.EINTR {
+	for {
+		_, _, e := syscall.Syscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			syscall.Close(fd)
+			return VsockConn{}, fmt.Errorf("vsock connect %d:%d: %w", cid, port, e)
+		}
+		break
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
 		syscall.Close(fd)
-		return VsockConn{}, fmt.Errorf("vsock connect %d:%d: %w", cid, port, e)
+		return VsockConn{}, fmt.Errorf("vsock socket: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), fmt.Sprintf("vsock:%d:%d", cid, port))
-	if e != 0 {
-		if err := awaitConnect(f, timeout); err != nil {
-			f.Close()
-			return VsockConn{}, fmt.Errorf("vsock connect %d:%d: %w", cid, port, err)
-		}
-	}
-	return VsockConn{f}, nil
-}
-
-// awaitConnect waits for a non-blocking connect to finish, as Go's net package does:
-// writability, then the socket's pending error.
-func awaitConnect(f *os.File, timeout time.Duration) error {
-	if err := f.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
-	defer f.SetWriteDeadline(time.Time{})
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var cerr error
-	waited := false
-	err = rc.Write(func(fd uintptr) bool {
-		if !waited {
-			waited = true
-			return false
-		}
-		n, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ERROR)
-		if err != nil {
-			cerr = err
-			return true
-		}
-		switch e := syscall.Errno(n); e {
-		case syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
-			return false
-		case 0:
-		default:
-			cerr = e
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	return cerr
+	return VsockConn{os.NewFile(uintptr(fd), fmt.Sprintf("vsock:%d:%d", cid, port))}, nil
 }

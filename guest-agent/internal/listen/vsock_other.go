@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"time"
 )
 
 var errNoVsock = errors.New("vsock is supported on Linux only")
@@ -31,6 +30,6 @@ type VsockConn struct{ *os.File }
 func (c VsockConn) CloseWrite() error { return errNoVsock }
 
 // DialVsock always fails outside Linux.
-func DialVsock(cid, port uint32, timeout time.Duration) (VsockConn, error) {
+func DialVsock(cid, port uint32) (VsockConn, error) {
 	return VsockConn{}, errNoVsock
 }
