@@ -202,6 +202,31 @@ func (c *Client) TryNext(id uint32, wait time.Duration) (protocol.Frame, bool) {
 	}
 }
 
+// ReceiveUntilStalled reads stream id's DATA while granting no credit, until the agent
+// goes quiet, and returns how many bytes came. It fails the test if the agent sends a
+// DATA frame over maxData, more than one window, or END (it cannot finish without credit).
+func (c *Client) ReceiveUntilStalled(id uint32) int {
+	received := 0
+	for {
+		f, ok := c.TryNext(id, 500*time.Millisecond)
+		if !ok {
+			return received
+		}
+		switch f.Type {
+		case protocol.TypeData:
+			if len(f.Payload) > int(protocol.MaxData) {
+				c.t.Fatalf("DATA of %d bytes", len(f.Payload))
+			}
+			received += len(f.Payload)
+			if received > int(protocol.InitialWindow) {
+				c.t.Fatalf("agent sent %d bytes with a window of %d", received, protocol.InitialWindow)
+			}
+		case protocol.TypeEnd:
+			c.t.Fatalf("stream %d ended without credit: %s", id, f.Payload)
+		}
+	}
+}
+
 // Next returns the next frame of stream id.
 func (c *Client) Next(id uint32) protocol.Frame {
 	select {

@@ -235,19 +235,7 @@ func TestFramingErrors(t *testing.T) {
 			id := c.Open("block", nil)
 			c.WriteRaw(tc.frame)
 			expectError(t, c.Client, tc.code)
-			// The session ended: its streams were cancelled.
-			select {
-			case got := <-c.h.cancelled:
-				if got != id {
-					t.Fatalf("cancelled %d, want %d", got, id)
-				}
-			case <-time.After(agenttest.Timeout):
-				t.Fatal("stream was not cancelled")
-			}
-			c.Handshake("two")
-			if !c.Unary("info", nil).OK {
-				t.Fatal("info failed after resync")
-			}
+			expectSessionEnded(t, c, id)
 		})
 	}
 }
@@ -312,23 +300,8 @@ func TestAgentRespectsClientWindow(t *testing.T) {
 	c.Handshake("w")
 	const size = 3 << 20
 	id := c.Open("produce", map[string]any{"size": size})
-	received := 0
 	// Withhold credit: the agent may send one window and must then stop.
-	for {
-		f, ok := c.TryNext(id, 500*time.Millisecond)
-		if !ok {
-			break
-		}
-		if f.Type == protocol.TypeData {
-			received += len(f.Payload)
-			if len(f.Payload) > int(protocol.MaxData) {
-				t.Fatalf("DATA of %d bytes", len(f.Payload))
-			}
-		}
-		if received > int(protocol.InitialWindow) {
-			t.Fatalf("agent sent %d bytes with a window of %d", received, protocol.InitialWindow)
-		}
-	}
+	received := c.ReceiveUntilStalled(id)
 	if received != int(protocol.InitialWindow) {
 		t.Fatalf("agent sent %d bytes before stalling, want the full window %d", received, protocol.InitialWindow)
 	}
