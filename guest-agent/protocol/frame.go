@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 )
 
@@ -43,6 +44,7 @@ func WindowPayload(credit uint32) []byte {
 // garbage: it only yields frames that follow a preamble.
 type Reader struct {
 	br        *bufio.Reader
+	stall     *stallReader
 	searching bool
 	// helloNext is set right after a preamble: the session must open with HELLO.
 	helloNext bool
@@ -52,7 +54,8 @@ type Reader struct {
 func NewReader(r io.Reader) *Reader {
 	// The buffer holds a header plus some lookahead; payloads are read into their own
 	// slices so a hostile length never makes the buffer grow.
-	return &Reader{br: bufio.NewReaderSize(r, 64*1024), searching: true}
+	stall := newStallReader(r)
+	return &Reader{br: bufio.NewReaderSize(stall, readBufferSize), stall: stall, searching: true}
 }
 
 // Resync drops the current session so the next Next call searches for a preamble.
@@ -69,9 +72,9 @@ func (r *Reader) Next() (Frame, error) {
 		r.searching = false
 		r.helloNext = true
 	}
-	hdr, err := r.br.Peek(HeaderSize)
+	hdr, err := r.peekHeader()
 	if err != nil {
-		return Frame{}, eofAsUnexpected(err, len(hdr))
+		return Frame{}, err
 	}
 	f, length, ferr := r.checkHeader(hdr)
 	if ferr != nil {
@@ -85,11 +88,50 @@ func (r *Reader) Next() (Frame, error) {
 	r.helloNext = false
 	if length > 0 {
 		f.Payload = make([]byte, length)
-		if _, err := io.ReadFull(r.br, f.Payload); err != nil {
+		r.stall.arm()
+		n, err := io.ReadFull(r.br, f.Payload)
+		r.stall.disarm()
+		if errors.Is(err, errStalled) {
+			return Frame{}, r.abandonPayload(f.Payload[:n])
+		}
+		if err != nil {
 			return Frame{}, eofAsUnexpected(err, 1)
 		}
 	}
 	return f, nil
+}
+
+const readBufferSize = 64 * 1024
+
+// peekHeader waits for a whole header; once its first byte is in, the rest may not stall.
+func (r *Reader) peekHeader() ([]byte, error) {
+	if _, err := r.br.Peek(1); err != nil {
+		return nil, err
+	}
+	r.stall.arm()
+	hdr, err := r.br.Peek(HeaderSize)
+	r.stall.disarm()
+	if errors.Is(err, errStalled) {
+		// The partial header is still buffered: search again from its second byte.
+		got := r.br.Buffered()
+		_, _ = r.br.Discard(1)
+		r.searching = true
+		return nil, stalledError(got)
+	}
+	return hdr, eofAsUnexpected(err, len(hdr))
+}
+
+// abandonPayload gives up a frame whose payload stopped arriving and searches again
+// from the payload's first byte, over the bytes already taken for it: the next
+// session's preamble may be among them.
+func (r *Reader) abandonPayload(taken []byte) *Error {
+	r.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(taken), r.br), readBufferSize)
+	r.searching = true
+	return stalledError(HeaderSize + len(taken))
+}
+
+func stalledError(got int) *Error {
+	return Errorf(CodeBadFrame, "a frame stopped arriving after %d bytes for %s", got, FrameStallTimeout)
 }
 
 // A stream that ends inside a frame ended uncleanly; one that ends between frames did not.

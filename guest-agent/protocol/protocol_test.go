@@ -8,6 +8,7 @@ import (
 	"os"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // The Go names must keep meaning what constants.json says.
@@ -176,5 +177,40 @@ func TestReaderTruncatedFrame(t *testing.T) {
 	r.Next()
 	if _, err := r.Next(); err != io.ErrUnexpectedEOF {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// A host that vanished mid-frame leaves the agent waiting for bytes that will never
+// come; the next host's preamble and HELLO arrive as that frame's payload (or header).
+// After FrameStallTimeout the agent must give the frame up and find the new session.
+func TestReaderAbandonsAStalledFrame(t *testing.T) {
+	defer func(d time.Duration) { FrameStallTimeout = d }(FrameStallTimeout)
+	FrameStallTimeout = 100 * time.Millisecond
+
+	partialPayload := frames(Frame{Type: TypeOpen, Stream: 7, Payload: bytes.Repeat([]byte("x"), 1000)})[:HeaderSize+5]
+	partialHeader := frames(Frame{Type: TypeOpen, Stream: 7, Payload: []byte("{}")})[:7]
+	for name, partial := range map[string][]byte{"payload": partialPayload, "header": partialHeader} {
+		t.Run(name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			go func() {
+				pw.Write(session())
+				pw.Write(partial)
+				// The new host's session, then its retries, more often than the stall
+				// timeout, as a client waiting for its HELLO reply sends them.
+				pw.Write(session(Frame{Type: TypePing, Payload: []byte("new")}))
+				for i := 0; i < 6; i++ {
+					time.Sleep(FrameStallTimeout / 2)
+					pw.Write(frames(Frame{Type: TypePing, Payload: []byte("retry")}))
+				}
+				pw.Close()
+			}()
+			fs, codes := readAll(t, NewReader(pr))
+			if len(codes) != 1 || codes[0] != CodeBadFrame {
+				t.Fatalf("codes %v", codes)
+			}
+			if len(fs) < 3 || fs[1].Type != TypeHello || fs[2].Type != TypePing || string(fs[2].Payload) != "new" {
+				t.Fatalf("frames %+v", fs)
+			}
+		})
 	}
 }

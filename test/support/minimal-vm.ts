@@ -1,6 +1,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import { connectUnixSocket } from '../../src/main/core/agent/agent-transports.js';
 import { buildMinimalImage, type MinimalImage } from '../../src/main/core/images/minimal-image-builder.js';
 import { QemuMicrovm } from '../../src/main/core/hypervisor/qemu-microvm-launcher.js';
 
@@ -16,4 +18,10 @@ export function minimalImage(): Promise<MinimalImage> {
 export async function bootMinimalVm(options: { hostname?: string; memoryMiB?: number } = {}): Promise<QemuMicrovm> {
   const workDir = await mkdtemp(join(tmpdir(), 'microvm-test-'));
   return QemuMicrovm.launch({ image: await minimalImage(), workDir, ...options });
+}
+
+/** A raw connection to a VM's agent socket, for tests that misbehave on purpose. */
+export async function connectUnixSocketForTest(vm: QemuMicrovm): Promise<Socket> {
+  vm.agent.close();
+  return connectUnixSocket(join(vm.workDir, 'agent.sock'));
 }

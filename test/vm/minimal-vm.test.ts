@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/main/core/agent/agent-client.js';
 import type { QemuMicrovm } from '../../src/main/core/hypervisor/qemu-microvm-launcher.js';
-import { bootMinimalVm } from '../support/minimal-vm.js';
+import { bootMinimalVm, connectUnixSocketForTest } from '../support/minimal-vm.js';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -170,6 +170,28 @@ describe('a real minimal microVM under QEMU', () => {
     nested.close();
     bridge.stdin.end();
     await bridge.result;
+  });
+
+  it('survives the host reconnecting on the virtio-serial port, even mid-frame', async () => {
+    const sleeper = vm.agent.exec({ shell: 'echo $$; exec sleep 1000' });
+    const pid = Number((await new Promise<Buffer>((resolve) => sleeper.stdout.once('data', resolve))).toString().trim());
+    sleeper.result.catch(() => undefined);
+
+    // A host that died halfway through a frame leaves a partial header and payload behind.
+    await vm.reconnectAgent();
+    const garbage = Buffer.alloc(12 + 5);
+    garbage.writeUInt32BE(1000, 0);
+    garbage.writeUInt8(2, 4);
+    garbage.writeUInt32BE(77, 8);
+    const raw = await connectUnixSocketForTest(vm);
+    raw.write(garbage);
+    await new Promise((r) => setTimeout(r, 200));
+    raw.destroy();
+
+    const agent = await vm.reconnectAgent();
+    expect((await agent.run({ argv: ['echo', 'after reconnect'] })).stdout.toString()).toBe('after reconnect\n');
+    const alive = await agent.run({ shell: `kill -0 ${pid} 2>/dev/null && echo alive || echo gone` });
+    expect(alive.stdout.toString().trim()).toBe('gone');
   });
 
   it('sets the guest clock', async () => {

@@ -29,9 +29,10 @@ export class QemuMicrovm {
   private stopped = false;
 
   private constructor(
-    readonly agent: AgentClient,
+    private client: AgentClient,
     private readonly process: ResultPromise,
     readonly workDir: string,
+    private readonly agentSocket: string,
     readonly serialLog: string,
     readonly accel: QemuAccel,
     /** Milliseconds from spawning QEMU to the agent's HELLO. */
@@ -69,7 +70,7 @@ export class QemuMicrovm {
         }),
       ]);
       const agent = await AgentClient.connect(socket, { deadlineMs });
-      return new QemuMicrovm(agent, child, options.workDir, serialLog, accel, performance.now() - started);
+      return new QemuMicrovm(agent, child, options.workDir, agentSocket, serialLog, accel, performance.now() - started);
     } catch (error) {
       child.kill('SIGKILL');
       await exited;
@@ -80,6 +81,22 @@ export class QemuMicrovm {
       }
       throw error;
     }
+  }
+
+  get agent(): AgentClient {
+    return this.client;
+  }
+
+  /**
+   * Drops the host side of the agent channel and starts a new session on a new
+   * connection, as happens after every snapshot restore. The agent sees the port close,
+   * cancels the old session's streams and waits for the next preamble.
+   */
+  async reconnectAgent(deadlineMs = 30_000): Promise<AgentClient> {
+    this.client.close();
+    const socket = await connectUnixSocket(this.agentSocket, { deadlineMs });
+    this.client = await AgentClient.connect(socket, { deadlineMs });
+    return this.client;
   }
 
   get pid(): number | undefined {
@@ -95,11 +112,11 @@ export class QemuMicrovm {
   async stop(graceMs = 10_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.agent.power('poweroff').catch(() => undefined);
+    await this.client.power('poweroff').catch(() => undefined);
     const timer = setTimeout(() => this.process.kill('SIGKILL'), graceMs);
     await this.process;
     clearTimeout(timer);
-    this.agent.close();
+    this.client.close();
     await rm(this.workDir, { recursive: true, force: true });
   }
 }
