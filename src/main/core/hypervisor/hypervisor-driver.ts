@@ -1,0 +1,78 @@
+import type { AgentClient } from '../agent/agent-client.js';
+
+export type HypervisorKind = 'qemu' | 'cloud-hypervisor';
+
+/** What a VM boots: the image's kernel and initramfs, sized and named. */
+export interface VmLaunchSpec {
+  /** Stable id of the sandbox; drivers use it in process titles and socket names. */
+  id: string;
+  /** DNS-label hostname inside the guest. */
+  hostname: string;
+  kernel: string;
+  initrd: string;
+  /** The image's kernel command line; drivers append what their platform needs. */
+  cmdline: string;
+  vcpus: number;
+  memoryMiB: number;
+  /**
+   * A private directory (mode 0700) for this VM's sockets and logs. It exists and is
+   * empty when launch is called; the driver removes what it created in cleanup().
+   */
+  runDir: string;
+}
+
+/** How to reach a VM's agent; persisted so a restarted daemon can reconnect. */
+export type AgentEndpoint =
+  | { kind: 'unix'; path: string }
+  | { kind: 'ch-vsock'; path: string; port: number };
+
+/**
+ * Everything needed to find a running VM again after the daemon restarts: stored in the
+ * database, and checked against reality (pid alive, same process, socket answering)
+ * before it is trusted.
+ */
+export interface VmHandle {
+  kind: HypervisorKind;
+  pid: number;
+  /** The process's start time (field 22 of /proc/PID/stat), so a reused pid is not mistaken for ours. */
+  pidStartTicks: number;
+  runDir: string;
+  serialLog: string;
+  /** QMP socket (QEMU) or REST API socket (Cloud Hypervisor). */
+  controlSocket: string;
+  agent: AgentEndpoint;
+}
+
+export type VmRunState = 'running' | 'paused' | 'shutdown';
+
+export interface VmExit {
+  /** True when the guest powered itself off (or was shut down by request). */
+  clean: boolean;
+  code: number | null;
+  signal: string | null;
+}
+
+/** A VM process the driver controls, whether it launched it or adopted it. */
+export interface RunningVm {
+  readonly handle: VmHandle;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  status(): Promise<VmRunState>;
+  /** ACPI power button: a guest that listens shuts down by itself. */
+  powerButton(): Promise<void>;
+  /** Ends the VMM process at once. */
+  kill(): Promise<void>;
+  /** Resolves once the VMM process has exited, for any reason. */
+  readonly exited: Promise<VmExit>;
+  connectAgent(deadlineMs: number): Promise<AgentClient>;
+  /** Removes the sockets and files the driver created; the process must be gone. */
+  cleanup(): Promise<void>;
+}
+
+export interface HypervisorDriver {
+  readonly kind: HypervisorKind;
+  /** Starts the VMM and boots the guest. On failure nothing is left running or on disk. */
+  launch(spec: VmLaunchSpec): Promise<RunningVm>;
+  /** Re-attaches to a VM a previous daemon started, or null when it is not (or no longer) ours. */
+  adopt(handle: VmHandle): Promise<RunningVm | null>;
+}
