@@ -14,6 +14,15 @@ export type ErrorCode =
   | 'agent_error'
   | 'timeout'
   | 'cancelled'
+  | 'invalid_state'
+  | 'limit_reached'
+  | 'insufficient_memory'
+  | 'hypervisor_unavailable'
+  | 'hypervisor_error'
+  | 'invalid_config'
+  | 'store_too_new'
+  | 'store_unreadable'
+  | 'store_unavailable'
   | 'internal';
 
 export class SandboxError extends Error {

@@ -23,7 +23,8 @@ export async function chooseQemuAccel(kernel: string): Promise<AccelChoice> {
     : { accel: 'tcg', reason: `software emulation (TCG): ${probe.reason}` };
 }
 
-async function cachedProbe(kernel: string): Promise<KvmProbeResult> {
+/** Whether KVM really runs guests here (probed once per boot). */
+export async function cachedProbe(kernel: string): Promise<KvmProbeResult> {
   const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
   const file = join(appPaths().runtime, 'kvm-probe.json');
   try {

@@ -1,0 +1,54 @@
+import type { AppConfig } from '../config/app-config.js';
+import { SandboxError } from '../errors/sandbox-error.js';
+import type { HypervisorKind } from '../hypervisor/hypervisor-driver.js';
+
+export interface CreateSandboxRequest {
+  name: string;
+  template?: string;
+  vcpus?: number;
+  memoryMiB?: number;
+  labels?: Record<string, string>;
+  hypervisor?: 'auto' | HypervisorKind;
+}
+
+export interface ValidCreateRequest {
+  name: string;
+  template: string;
+  vcpus: number;
+  memoryMiB: number;
+  labels: Record<string, string>;
+  hypervisor: 'auto' | HypervisorKind;
+}
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const LABEL_KEY = /^[a-zA-Z0-9._/-]{1,63}$/;
+
+/**
+ * Checks a create request against the rules and the configured limits, naming the field
+ * that is wrong. The name doubles as the guest's hostname, hence DNS-label rules.
+ */
+export function validateCreateRequest(request: CreateSandboxRequest, config: AppConfig): ValidCreateRequest {
+  const invalid = (field: string, message: string) =>
+    new SandboxError('invalid_argument', `${field}: ${message}`, { field });
+  if (typeof request.name !== 'string' || !NAME.test(request.name)) {
+    throw invalid('name', `"${String(request.name)}" is not a valid name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit`);
+  }
+  const vcpus = request.vcpus ?? config.defaults.vcpus;
+  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > config.limits.maxVcpusPerSandbox) {
+    throw invalid('vcpus', `${vcpus} is out of range: 1 to ${config.limits.maxVcpusPerSandbox}`);
+  }
+  const memoryMiB = request.memoryMiB ?? config.defaults.memoryMiB;
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 64 || memoryMiB > config.limits.maxMemoryMiBPerSandbox) {
+    throw invalid('memoryMiB', `${memoryMiB} is out of range: 64 to ${config.limits.maxMemoryMiBPerSandbox} MiB`);
+  }
+  const labels = request.labels ?? {};
+  for (const [key, value] of Object.entries(labels)) {
+    if (!LABEL_KEY.test(key)) throw invalid('labels', `"${key}" is not a valid label key`);
+    if (typeof value !== 'string' || value.length > 256) throw invalid(`labels.${key}`, 'must be a string of at most 256 characters');
+  }
+  const hypervisor = request.hypervisor ?? 'auto';
+  if (!['auto', 'qemu', 'cloud-hypervisor'].includes(hypervisor)) {
+    throw invalid('hypervisor', `"${hypervisor}" is not one of auto, qemu, cloud-hypervisor`);
+  }
+  return { name: request.name, template: request.template ?? config.defaults.template, vcpus, memoryMiB, labels, hypervisor };
+}

@@ -1,0 +1,359 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AgentClient } from '../agent/agent-client.js';
+import type { AppConfig } from '../config/app-config.js';
+import { SandboxError } from '../errors/sandbox-error.js';
+import { chooseHypervisor } from '../hypervisor/hypervisor-choice.js';
+import type { HypervisorDriver, HypervisorKind, RunningVm, VmExit } from '../hypervisor/hypervisor-driver.js';
+import { serialTail } from '../hypervisor/qemu-microvm-launcher.js';
+import { buildMinimalImage, type MinimalImage } from '../images/minimal-image-builder.js';
+import { appPaths } from '../paths/app-paths.js';
+import type { SandboxRecord, SandboxState, SandboxStore } from '../store/sandbox-store.js';
+import { validateCreateRequest, type CreateSandboxRequest } from './create-request.js';
+import { hostMemAvailableMiB, processesMentioning } from './host-resources.js';
+
+export type SandboxEvent =
+  | { type: 'state'; id: string; name: string; state: SandboxState; reason: string | null; at: number }
+  | { type: 'progress'; id: string; name: string; step: string; message: string; fraction?: number };
+
+export interface StopOptions {
+  /** How long the guest gets to power off before the VMM is ended. */
+  timeoutMs?: number;
+}
+
+export interface SandboxManagerOptions {
+  store: SandboxStore;
+  config: AppConfig;
+  drivers: Partial<Record<HypervisorKind, HypervisorDriver>>;
+  /** Where per-VM runtime directories live; defaults to the XDG runtime directory. */
+  runRoot?: string;
+}
+
+const AGENT_DEADLINE_MS = 120_000;
+const LIVE: readonly SandboxState[] = ['running', 'paused'];
+
+interface Live {
+  vm: RunningVm;
+  agent: Promise<AgentClient> | null;
+  /** Set when the manager itself ends the VM, so its exit is not reported as a crash. */
+  expectedExit: 'stop' | 'destroy' | null;
+}
+
+/**
+ * Owns the lifecycle of every sandbox: the one place that starts, stops and watches VMM
+ * processes. Every state change is written to the store before it is announced, and on
+ * open the manager reconciles the store with the processes that really exist.
+ */
+export class SandboxManager extends EventEmitter {
+  private readonly live = new Map<string, Live>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly runRoot: string;
+
+  private constructor(private readonly options: SandboxManagerOptions) {
+    super();
+    this.runRoot = options.runRoot ?? join(appPaths().runtime, 'vms');
+  }
+
+  static async open(options: SandboxManagerOptions): Promise<SandboxManager> {
+    const manager = new SandboxManager(options);
+    await mkdir(manager.runRoot, { recursive: true, mode: 0o700 });
+    await manager.reconcile();
+    return manager;
+  }
+
+  list(): SandboxRecord[] {
+    return this.options.store.list();
+  }
+
+  get(idOrName: string): SandboxRecord {
+    const record = this.options.store.get(idOrName) ?? this.options.store.getByName(idOrName);
+    if (!record) throw new SandboxError('not_found', `no sandbox with id or name "${idOrName}"`);
+    return record;
+  }
+
+  async create(request: CreateSandboxRequest): Promise<SandboxRecord> {
+    const { config, store } = this.options;
+    const valid = validateCreateRequest(request, config);
+    if (store.getByName(valid.name)) throw new SandboxError('already_exists', `a sandbox named "${valid.name}" already exists`);
+    if (store.list().length >= config.limits.maxSandboxes) {
+      throw new SandboxError('limit_reached', `the limit of ${config.limits.maxSandboxes} sandboxes is reached (config key limits.maxSandboxes)`);
+    }
+    await this.admitMemory(valid.memoryMiB);
+    const image = await this.templateImage(valid.template);
+    const hypervisor = (await chooseHypervisor(valid.hypervisor, config, image.kernel)).chosen;
+    this.driver(hypervisor);
+
+    const record = store.insert({ id: randomUUID(), name: valid.name, template: valid.template, hypervisor, vcpus: valid.vcpus, memoryMiB: valid.memoryMiB, labels: valid.labels });
+    this.announce(record);
+    return this.locked(record.id, () => this.boot(record, image, ['creating']));
+  }
+
+  async start(id: string): Promise<SandboxRecord> {
+    const record = this.get(id);
+    return this.locked(record.id, async () => {
+      const current = this.get(record.id);
+      const from: SandboxState[] = ['stopped', 'crashed', 'error'];
+      if (!from.includes(current.state)) throw wrongState(current, 'start');
+      return this.boot(current, await this.templateImage(current.template), from);
+    });
+  }
+
+  async stop(id: string, options: StopOptions = {}): Promise<SandboxRecord> {
+    const record = this.get(id);
+    return this.locked(record.id, () => this.stopLocked(record.id, options));
+  }
+
+  async pause(id: string): Promise<SandboxRecord> {
+    return this.change(id, 'pause', ['running'], 'paused', (live) => live.vm.pause());
+  }
+
+  async resume(id: string): Promise<SandboxRecord> {
+    return this.change(id, 'resume', ['paused'], 'running', async (live) => {
+      await live.vm.resume();
+      await (await this.agentOf(id, live)).ping();
+    });
+  }
+
+  async restart(id: string, options: StopOptions = {}): Promise<SandboxRecord> {
+    await this.stop(id, options);
+    return this.start(id);
+  }
+
+  async destroy(id: string): Promise<void> {
+    const record = this.get(id);
+    return this.locked(record.id, async () => {
+      const live = this.live.get(record.id);
+      if (live) {
+        live.expectedExit = 'destroy';
+        await live.vm.kill();
+        await this.release(record.id, live);
+      }
+      await rm(this.runDir(record.id), { recursive: true, force: true });
+      this.options.store.delete(record.id);
+      this.emit('event', { type: 'state', id: record.id, name: record.name, state: 'stopped', reason: 'destroyed', at: Date.now() } satisfies SandboxEvent);
+    });
+  }
+
+  /** The connected agent of a running sandbox. */
+  async agent(id: string): Promise<AgentClient> {
+    const record = this.get(id);
+    const live = this.live.get(record.id);
+    if (!live || record.state !== 'running') throw wrongState(record, 'reach the agent of');
+    return this.agentOf(record.id, live);
+  }
+
+  /** Lets go of the VMs without stopping them: a new manager adopts them. */
+  close(): void {
+    for (const live of this.live.values()) {
+      void live.agent?.then((agent) => agent.close(), () => undefined);
+      live.expectedExit = 'stop';
+    }
+    this.live.clear();
+  }
+
+  private async boot(record: SandboxRecord, image: MinimalImage, from: readonly SandboxState[]): Promise<SandboxRecord> {
+    const { store } = this.options;
+    if (record.state !== 'creating') this.announce(store.transition(record.id, { from, to: 'creating' }));
+    const runDir = this.runDir(record.id);
+    await rm(runDir, { recursive: true, force: true });
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    let vm: RunningVm | null = null;
+    try {
+      vm = await this.driver(record.hypervisor).launch({
+        id: record.id,
+        hostname: record.name,
+        kernel: image.kernel,
+        initrd: image.initrd,
+        cmdline: image.cmdline,
+        vcpus: record.vcpus,
+        memoryMiB: record.memoryMiB,
+        runDir,
+      });
+      // Recorded before the guest is even up: a daemon killed from here on finds the
+      // process again instead of leaving it orphaned.
+      store.transition(record.id, { from: ['creating'], to: 'creating', handle: vm.handle });
+      const live: Live = { vm, agent: null, expectedExit: null };
+      this.live.set(record.id, live);
+      this.watch(record.id, live);
+      await this.agentOf(record.id, live);
+      return this.announce(store.transition(record.id, { from: ['creating'], to: 'running' }));
+    } catch (error) {
+      const reason = `${(error as Error).message}${vm ? `\nlast serial console lines:\n${await serialTail(vm.handle.serialLog)}` : ''}`;
+      const live = this.live.get(record.id);
+      if (live && vm) {
+        live.expectedExit = 'stop';
+        await vm.kill();
+        await this.release(record.id, live);
+      }
+      await rm(runDir, { recursive: true, force: true });
+      this.announce(store.transition(record.id, { to: 'error', reason, handle: null }));
+      throw error;
+    }
+  }
+
+  private async stopLocked(id: string, options: StopOptions): Promise<SandboxRecord> {
+    const record = this.get(id);
+    const live = this.live.get(id);
+    if (!live || !LIVE.includes(record.state)) throw wrongState(record, 'stop');
+    live.expectedExit = 'stop';
+    this.announce(this.options.store.transition(id, { from: LIVE, to: 'stopping' }));
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const exited = (ms: number) => Promise.race([live.vm.exited.then(() => true), delay(ms).then(() => false)]);
+    if (record.state === 'paused') await live.vm.resume().catch(() => undefined);
+    const agent = await Promise.race([this.agentOf(id, live), delay(2_000).then(() => null)]).catch(() => null);
+    let reason = 'the guest powered off';
+    if (!(agent && (await agent.power('poweroff').then(() => exited(timeoutMs), () => false)))) {
+      await live.vm.powerButton().catch(() => undefined);
+      if (!(await exited(2_000))) {
+        await live.vm.kill();
+        reason = `the guest did not power off within ${timeoutMs} ms and was ended`;
+      }
+    }
+    await this.release(id, live);
+    return this.announce(this.options.store.transition(id, { from: ['stopping'], to: 'stopped', reason, handle: null }));
+  }
+
+  private async change(
+    id: string,
+    verb: string,
+    from: readonly SandboxState[],
+    to: SandboxState,
+    act: (live: Live) => Promise<void>,
+  ): Promise<SandboxRecord> {
+    const record = this.get(id);
+    return this.locked(record.id, async () => {
+      const current = this.get(record.id);
+      const live = this.live.get(record.id);
+      if (!live || !from.includes(current.state)) throw wrongState(current, verb);
+      await act(live);
+      return this.announce(this.options.store.transition(record.id, { from, to }));
+    });
+  }
+
+  /** Notices a VMM that exits on its own: a guest power-off (stopped) or a crash. */
+  private watch(id: string, live: Live): void {
+    void live.vm.exited.then(async (exit: VmExit) => {
+      if (live.expectedExit || this.live.get(id) !== live) return;
+      const reason = exit.clean
+        ? 'the guest powered off'
+        : `the VMM exited unexpectedly (code ${exit.code}, signal ${exit.signal})\nlast serial console lines:\n${await serialTail(live.vm.handle.serialLog)}`;
+      await this.release(id, live);
+      const record = this.options.store.get(id);
+      if (!record) return;
+      this.announce(this.options.store.transition(id, { to: exit.clean ? 'stopped' : 'crashed', reason, handle: null }));
+    });
+  }
+
+  private async release(id: string, live: Live): Promise<void> {
+    if (this.live.get(id) === live) this.live.delete(id);
+    await live.agent?.then((agent) => agent.close(), () => undefined);
+    await live.vm.cleanup();
+  }
+
+  private agentOf(id: string, live: Live): Promise<AgentClient> {
+    if (!live.agent) {
+      live.agent = live.vm.connectAgent(AGENT_DEADLINE_MS);
+      live.agent.then(
+        (agent) => void agent.closed.then(() => {
+          if (live.agent && this.live.get(id) === live) live.agent = null;
+        }),
+        () => {
+          live.agent = null;
+        },
+      );
+    }
+    return live.agent;
+  }
+
+  /**
+   * Brings the store in line with the processes that exist: adopts VMMs that are still
+   * ours, marks the rest, ends processes no row owns, and removes leftover files.
+   */
+  private async reconcile(): Promise<void> {
+    const { store } = this.options;
+    const kept = new Set<number>();
+    for (const record of store.list()) {
+      const driver = record.handle ? this.options.drivers[record.handle.kind] : undefined;
+      const vm = record.handle && driver ? await driver.adopt(record.handle) : null;
+      if (vm && LIVE.includes(record.state)) {
+        kept.add(vm.handle.pid);
+        const live: Live = { vm, agent: null, expectedExit: null };
+        this.live.set(record.id, live);
+        this.watch(record.id, live);
+        continue;
+      }
+      if (vm) {
+        // A create or stop the previous daemon did not finish: end it rather than guess.
+        await vm.kill();
+        await vm.cleanup();
+      }
+      if (record.state === 'creating') {
+        this.announce(store.transition(record.id, { to: 'error', reason: 'creation was interrupted by a daemon restart', handle: null }));
+      } else if (record.state === 'stopping') {
+        this.announce(store.transition(record.id, { to: 'stopped', reason: 'stopped while the daemon restarted', handle: null }));
+      } else if (LIVE.includes(record.state)) {
+        this.announce(store.transition(record.id, { to: 'crashed', reason: 'the VMM was gone when the daemon restarted', handle: null }));
+      }
+    }
+    for (const pid of await processesMentioning(`${this.runRoot}/`)) {
+      if (!kept.has(pid) && pid !== process.pid) process.kill(pid, 'SIGKILL');
+    }
+    for (const entry of await readdir(this.runRoot).catch(() => [])) {
+      if (!this.live.has(entry)) await rm(join(this.runRoot, entry), { recursive: true, force: true });
+    }
+  }
+
+  private async admitMemory(memoryMiB: number): Promise<void> {
+    const available = await hostMemAvailableMiB();
+    const reserve = this.options.config.limits.memoryReserveMiB;
+    if (memoryMiB + reserve > available) {
+      throw new SandboxError(
+        'insufficient_memory',
+        `memoryMiB: ${memoryMiB} MiB does not fit: the host has ${available} MiB available and keeps ${reserve} MiB for itself (limits.memoryReserveMiB)`,
+        { field: 'memoryMiB' },
+      );
+    }
+  }
+
+  private async templateImage(template: string): Promise<MinimalImage> {
+    if (template !== 'minimal') throw new SandboxError('not_found', `template: unknown template "${template}"; available: minimal`, { field: 'template' });
+    return buildMinimalImage();
+  }
+
+  private driver(kind: HypervisorKind): HypervisorDriver {
+    const driver = this.options.drivers[kind];
+    if (!driver) throw new SandboxError('hypervisor_unavailable', `no ${kind} driver is configured`);
+    return driver;
+  }
+
+  private runDir(id: string): string {
+    return join(this.runRoot, id);
+  }
+
+  private announce(record: SandboxRecord): SandboxRecord {
+    this.emit('event', { type: 'state', id: record.id, name: record.name, state: record.state, reason: record.stateReason, at: record.updatedAt } satisfies SandboxEvent);
+    return record;
+  }
+
+  /** One operation at a time per sandbox; different sandboxes proceed in parallel. */
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.locks.set(id, settled);
+    void settled.then(() => {
+      if (this.locks.get(id) === settled) this.locks.delete(id);
+    });
+    return next;
+  }
+}
+
+function wrongState(record: SandboxRecord, verb: string): SandboxError {
+  return new SandboxError('invalid_state', `cannot ${verb} sandbox "${record.name}": it is ${record.state}`, { state: record.state });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

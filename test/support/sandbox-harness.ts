@@ -1,0 +1,23 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultAppConfig, type AppConfig } from '../../src/main/core/config/app-config.js';
+import { QemuDriver } from '../../src/main/core/hypervisor/qemu/qemu-driver.js';
+import { SandboxManager } from '../../src/main/core/sandbox/sandbox-manager.js';
+import { SandboxStore } from '../../src/main/core/store/sandbox-store.js';
+
+export interface Harness {
+  dir: string;
+  store: SandboxStore;
+  manager: SandboxManager;
+  runRoot: string;
+}
+
+/** A manager over its own store and runtime directory, with QEMU as the hypervisor. */
+export async function openHarness(dir?: string, config: AppConfig = { ...defaultAppConfig(), hypervisor: 'qemu' }): Promise<Harness> {
+  const base = dir ?? (await mkdtemp(join(tmpdir(), 'microvm-manager-')));
+  const store = SandboxStore.open(join(base, 'microvm.db'));
+  const runRoot = join(base, 'vms');
+  const manager = await SandboxManager.open({ store, config, drivers: { qemu: new QemuDriver() }, runRoot });
+  return { dir: base, store, manager, runRoot };
+}
