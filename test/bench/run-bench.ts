@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { QemuMicrovm } from '../../src/main/core/hypervisor/qemu-microvm-launcher.js';
 import { bootMinimalVm, minimalImage } from '../support/minimal-vm.js';
+import { openHarness } from '../support/sandbox-harness.js';
+import { readFile, rm } from 'node:fs/promises';
 
 // Method: docs/benchmarks.md. Usage: npm run bench [-- agent]
 
 type Scenario = () => Promise<Record<string, unknown>>;
 
-const scenarios: Record<string, Scenario> = { agent: agentScenario };
+const scenarios: Record<string, Scenario> = { agent: agentScenario, lifecycle: lifecycleScenario };
 
 function percentile(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
@@ -76,6 +78,54 @@ async function agentScenario(): Promise<Record<string, unknown>> {
     };
   } finally {
     await vm.stop();
+  }
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+async function lifecycleScenario(): Promise<Record<string, unknown>> {
+  await minimalImage();
+  const h = await openHarness();
+  const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
+    const t = performance.now();
+    const value = await fn();
+    return [value, performance.now() - t];
+  };
+  try {
+    const createMs: number[] = [];
+    const stopMs: number[] = [];
+    const destroyMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      createMs.push((await timed(() => h.manager.create({ name: `cycle-${i}` })))[1]);
+      stopMs.push((await timed(() => h.manager.stop(`cycle-${i}`)))[1]);
+      destroyMs.push((await timed(() => h.manager.destroy(`cycle-${i}`)))[1]);
+    }
+    const idle: Record<string, unknown> = {};
+    for (const count of [1, 10, 30]) {
+      const [records, ms] = await timed(() => Promise.all(Array.from({ length: count }, (_, i) => h.manager.create({ name: `idle-${count}-${i}` }))));
+      // Let boot-time work settle before reading resident memory.
+      await new Promise((r) => setTimeout(r, 3000));
+      const rss = await Promise.all(records.map((r) => rssMiB(r.handle!.pid)));
+      idle[`vms${count}`] = {
+        createAllMs: round(ms),
+        vmmRssMiBMedian: round(median(rss)),
+        vmmRssMiBTotal: round(rss.reduce((a, b) => a + b, 0)),
+      };
+      await Promise.all(records.map((r) => h.manager.destroy(r.id)));
+    }
+    return {
+      createToAgentReadyMsMedian: round(median(createMs)),
+      gracefulStopMsMedian: round(median(stopMs)),
+      destroyMsMedian: round(median(destroyMs)),
+      idle,
+    };
+  } finally {
+    for (const r of h.manager.list()) await h.manager.destroy(r.id).catch(() => undefined);
+    h.store.close();
+    await rm(h.dir, { recursive: true, force: true });
   }
 }
 
