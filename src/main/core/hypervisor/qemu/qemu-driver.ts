@@ -68,10 +68,13 @@ export class QemuDriver implements HypervisorDriver {
     if (pid === undefined) return failed(`QEMU (${this.options.binary ?? 'qemu-system-x86_64'}) could not be started`);
     const pidStartTicks = await readPidStartTicks(pid);
     if (pidStartTicks === null) return failed('QEMU exited at once');
+    // The child is unref'd so a daemon may exit and leave its VMs to the next one; the
+    // poll keeps this process alive, and the exit observed, for as long as the VM runs.
+    const exited = Promise.race([exit, waitForProcessExit(pid, pidStartTicks).then(() => ({ code: null, signal: null }))]);
 
     const qmp = await Promise.race([
       connectQmp(files.qmpSocket),
-      exit.then(() => null),
+      exited.then(() => null),
     ]).catch(() => null);
     if (!qmp) return failed('QEMU did not open its QMP socket');
 
@@ -84,7 +87,7 @@ export class QemuDriver implements HypervisorDriver {
       controlSocket: files.qmpSocket,
       agent: { kind: 'unix', path: files.agentSocket },
     };
-    return new QemuVm(handle, qmp, exit);
+    return new QemuVm(handle, qmp, exited);
   }
 
   async adopt(handle: VmHandle): Promise<RunningVm | null> {
