@@ -43,8 +43,13 @@ describe('the sandbox manager on QEMU', () => {
   });
 
   it('runs the full lifecycle, with the agent answering after resume', async () => {
+    const events: SandboxEvent[] = [];
+    h.manager.on('event', (e: SandboxEvent) => events.push(e));
     const created = await h.manager.create({ name: 'life', vcpus: 1, memoryMiB: 256, labels: { team: 'core' } });
     expect(created.state).toBe('running');
+    expect(events.some((e) => e.type === 'progress' && e.name === 'life')).toBe(true);
+    expect(events.filter((e) => e.type === 'state').map((e) => e.type === 'state' && e.state)).toEqual(['creating', 'running']);
+    expect(h.store.events(created.id).map((e) => e.kind)).toContain('transition');
     expect(created.labels).toEqual({ team: 'core' });
     expect((await (await h.manager.agent('life')).info()).hostname).toBe('life');
 

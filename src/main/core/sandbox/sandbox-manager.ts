@@ -8,6 +8,7 @@ import { SandboxError } from '../errors/sandbox-error.js';
 import { chooseHypervisor } from '../hypervisor/hypervisor-choice.js';
 import type { HypervisorDriver, HypervisorKind, RunningVm, VmExit } from '../hypervisor/hypervisor-driver.js';
 import { serialTail } from '../hypervisor/qemu-microvm-launcher.js';
+import type { ProgressListener } from '../build/progress.js';
 import { buildMinimalImage, type MinimalImage } from '../images/minimal-image-builder.js';
 import { appPaths } from '../paths/app-paths.js';
 import type { SandboxRecord, SandboxState, SandboxStore } from '../store/sandbox-store.js';
@@ -16,6 +17,7 @@ import { hostMemAvailableMiB, processesMentioning } from './host-resources.js';
 
 export type SandboxEvent =
   | { type: 'state'; id: string; name: string; state: SandboxState; reason: string | null; at: number }
+  /** Progress of slow steps before a sandbox exists (image builds), so `id` is empty. */
   | { type: 'progress'; id: string; name: string; step: string; message: string; fraction?: number };
 
 export interface StopOptions {
@@ -81,7 +83,9 @@ export class SandboxManager extends EventEmitter {
       throw new SandboxError('limit_reached', `the limit of ${config.limits.maxSandboxes} sandboxes is reached (config key limits.maxSandboxes)`);
     }
     await this.admitMemory(valid.memoryMiB);
-    const image = await this.templateImage(valid.template);
+    const image = await this.templateImage(valid.template, (e) =>
+      this.emit('event', { type: 'progress', id: '', name: valid.name, step: e.step, message: e.message, fraction: e.fraction } satisfies SandboxEvent),
+    );
     const hypervisor = (await chooseHypervisor(valid.hypervisor, config, image.kernel)).chosen;
     this.driver(hypervisor);
 
@@ -317,9 +321,9 @@ export class SandboxManager extends EventEmitter {
     }
   }
 
-  private async templateImage(template: string): Promise<MinimalImage> {
+  private async templateImage(template: string, onProgress?: ProgressListener): Promise<MinimalImage> {
     if (template !== 'minimal') throw new SandboxError('not_found', `template: unknown template "${template}"; available: minimal`, { field: 'template' });
-    return buildMinimalImage();
+    return buildMinimalImage({ onProgress });
   }
 
   private driver(kind: HypervisorKind): HypervisorDriver {
@@ -355,5 +359,5 @@ function wrongState(record: SandboxRecord, verb: string): SandboxError {
 }
 
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
