@@ -51,11 +51,12 @@ export class QemuDriver implements HypervisorDriver {
       detached: true,
       stdio: ['ignore', log.fd, log.fd],
     });
-    await log.close();
+    // Listening before any await: a missing binary reports 'error' on the next tick.
     const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', () => resolve({ code: null, signal: null }));
     });
+    await log.close();
     child.unref();
     const failed = async (reason: string): Promise<never> => {
       child.kill('SIGKILL');
