@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultAppConfig, type AppConfig } from '../../src/main/core/config/app-config.js';
-import { QemuDriver } from '../../src/main/core/hypervisor/qemu/qemu-driver.js';
+import { hypervisorDrivers } from '../../src/main/core/hypervisor/hypervisor-drivers.js';
 import { SandboxManager } from '../../src/main/core/sandbox/sandbox-manager.js';
 import { SandboxStore } from '../../src/main/core/store/sandbox-store.js';
 
@@ -13,11 +13,11 @@ export interface Harness {
   runRoot: string;
 }
 
-/** A manager over its own store and runtime directory, with QEMU as the hypervisor. */
+/** A manager over its own store and runtime directory, with QEMU chosen as the hypervisor. */
 export async function openHarness(dir?: string, config: AppConfig = { ...defaultAppConfig(), hypervisor: 'qemu' }): Promise<Harness> {
   const base = dir ?? (await mkdtemp(join(tmpdir(), 'microvm-manager-')));
   const store = SandboxStore.open(join(base, 'microvm.db'));
   const runRoot = join(base, 'vms');
-  const manager = await SandboxManager.open({ store, config, drivers: { qemu: new QemuDriver() }, runRoot });
+  const manager = await SandboxManager.open({ store, config, drivers: hypervisorDrivers(config), runRoot });
   return { dir: base, store, manager, runRoot };
 }

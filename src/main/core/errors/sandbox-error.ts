@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'insufficient_memory'
   | 'hypervisor_unavailable'
   | 'hypervisor_error'
+  | 'hypervisor_busy'
   | 'invalid_config'
   | 'store_too_new'
   | 'store_unreadable'

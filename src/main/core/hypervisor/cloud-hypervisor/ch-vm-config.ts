@@ -1,0 +1,52 @@
+import constants from '../../../../../guest-agent/protocol/constants.json' with { type: 'json' };
+import type { VmLaunchSpec } from '../hypervisor-driver.js';
+
+/** The parts of CH's VmConfig (OpenAPI `VmConfig`) this driver sends. */
+export interface ChVmConfig {
+  payload: { kernel: string; initramfs: string; cmdline: string };
+  cpus: { boot_vcpus: number; max_vcpus: number };
+  memory: { size: number };
+  serial: { mode: 'File'; file: string };
+  console: { mode: 'Off' };
+  vsock: { cid: number; socket: string };
+  rng: { src: string };
+}
+
+export interface ChVmPaths {
+  serialLog: string;
+  vsockSocket: string;
+}
+
+/**
+ * The guest's CID. Each CH VM has its own vsock device behind its own host socket, so
+ * every VM can use the first CID a guest may have (0–2 are reserved).
+ */
+export const GUEST_CID = 3;
+
+/** The host reaches the agent through the hybrid vsock socket on this guest port. */
+export const AGENT_VSOCK_PORT = constants.vsockPort;
+
+const MIB = 1024 * 1024;
+
+/**
+ * The vm.create body for a sandbox. Serial and console are set explicitly because CH's
+ * defaults would discard the serial port and put a virtio console on CH's stdout; the
+ * serial port (ttyS0, a 16550 on x86) carries the kernel log to a file from the first
+ * line of boot. CH adds nothing to the command line itself.
+ */
+export function chVmConfig(spec: VmLaunchSpec, paths: ChVmPaths): ChVmConfig {
+  const console = /(^|\s)console=/.test(spec.cmdline) ? '' : ' console=ttyS0';
+  return {
+    payload: {
+      kernel: spec.kernel,
+      initramfs: spec.initrd,
+      cmdline: `${spec.cmdline} microvm.hostname=${spec.hostname}${console}`,
+    },
+    cpus: { boot_vcpus: spec.vcpus, max_vcpus: spec.vcpus },
+    memory: { size: spec.memoryMiB * MIB },
+    serial: { mode: 'File', file: paths.serialLog },
+    console: { mode: 'Off' },
+    vsock: { cid: GUEST_CID, socket: paths.vsockSocket },
+    rng: { src: '/dev/urandom' },
+  };
+}

@@ -1,0 +1,225 @@
+import { constants as fsConstants } from 'node:fs';
+import { access, appendFile, writeFile } from 'node:fs/promises';
+import constants from '../../../guest-agent/protocol/constants.json' with { type: 'json' };
+import { HybridVsock } from './hybrid-vsock.js';
+import type { HttpRequest, HttpResponse } from './micro-http.js';
+import { StandinGuest } from './standin-guest.js';
+import { schemaError, vmConfigSchema } from './vm-config-schema.js';
+
+/** A vm.create body that passed the schema check; only the fields the stand-in acts on. */
+interface VmConfig {
+  payload: { kernel?: string; firmware?: string; initramfs?: string; cmdline?: string };
+  cpus?: { boot_vcpus: number; max_vcpus: number };
+  memory?: { size: number };
+  serial?: { mode: string; file?: string };
+  console?: { mode: string; file?: string };
+  vsock?: { cid: number; socket: string };
+}
+
+type VmState = 'Running' | 'Paused';
+
+interface BootedVm {
+  state: VmState;
+  guest: StandinGuest;
+  vsock: HybridVsock | null;
+  /** ACPI power button pressed while paused: the guest reacts once it runs again. */
+  powerButtonPending: boolean;
+}
+
+export interface StandinOptions {
+  agentBinary: string;
+  /** Reported by vmm.ping, so tests can pose as another release. */
+  version: string;
+  /** Called when the VMM process should end, as CH's does, with CH's exit code. */
+  exit: (code: number) => void;
+}
+
+const DEFAULT_MEMORY = 536_870_912;
+// The guest notices the ACPI power button and powers off a moment later.
+const GUEST_POWER_OFF_DELAY_MS = 50;
+
+const error = (status: number, ...chain: string[]): HttpResponse => ({ status, body: JSON.stringify(chain) });
+const noContent: HttpResponse = { status: 204 };
+const badRequest = error(400, 'Bad Request');
+const notRunning = (action: string) => error(500, 'Error from API', action, 'VM is not running');
+
+/**
+ * CH v53's VMM behind the REST API, for the endpoints the driver uses: the VM state
+ * machine (vm.* in CH:vmm/src/lib.rs), its error chains and status codes (v53: a missing
+ * VM or config is 404, everything else 500), and the guest's side effects: the serial
+ * file, the vsock socket, and the process exit when the guest powers off.
+ */
+export class StandinVmm {
+  private config: VmConfig | null = null;
+  private vm: BootedVm | null = null;
+
+  constructor(private readonly options: StandinOptions) {}
+
+  async handle(request: HttpRequest): Promise<HttpResponse> {
+    const endpoint = request.path.startsWith('/api/v1/') ? request.path.slice('/api/v1/'.length) : null;
+    const route = endpoint === null ? undefined : this.routes[endpoint];
+    if (!route) return error(404, 'Not Found');
+    // micro-http routes only GET and PUT; other methods get a bare 400.
+    if (request.method !== 'GET' && request.method !== 'PUT') return { status: 400 };
+    if (request.method !== route.method) return badRequest;
+    if (route.method === 'PUT' && route.takesBody === false && request.body !== null) return badRequest;
+    return route.run(request.body);
+  }
+
+  /** SIGTERM/SIGINT: CH releases everything and exits without shutting the guest down. */
+  async terminate(): Promise<void> {
+    await this.teardown();
+  }
+
+  private readonly routes: Record<string, { method: 'GET' | 'PUT'; takesBody?: boolean; run: (body: Buffer | null) => Promise<HttpResponse> }> = {
+    'vmm.ping': { method: 'GET', run: async () => this.ping() },
+    'vmm.shutdown': {
+      method: 'PUT',
+      takesBody: false,
+      run: async () => {
+        await this.teardown();
+        // CH answers 200 with an empty body here, not the 204 its OpenAPI file promises.
+        return { status: 200, after: () => this.options.exit(0) };
+      },
+    },
+    'vm.create': { method: 'PUT', run: async (body) => this.create(body) },
+    'vm.boot': { method: 'PUT', takesBody: false, run: async () => this.boot() },
+    'vm.info': { method: 'GET', run: async () => this.info() },
+    'vm.counters': {
+      method: 'GET',
+      run: async () => (this.vm ? { status: 200, body: '{}' } : notRunning('The VM info is not available')),
+    },
+    'vm.pause': { method: 'PUT', takesBody: false, run: async () => this.transition('Paused', 'The VM could not be paused', 'Cannot pause VM', 'Failed to pause migratable component') },
+    'vm.resume': { method: 'PUT', takesBody: false, run: async () => this.resume() },
+    'vm.power-button': { method: 'PUT', takesBody: false, run: async () => this.powerButton() },
+    'vm.shutdown': {
+      method: 'PUT',
+      takesBody: false,
+      run: async () => {
+        if (!this.vm) return notRunning('The VM could not shutdown');
+        await this.teardown();
+        return noContent;
+      },
+    },
+    'vm.delete': {
+      method: 'PUT',
+      takesBody: false,
+      run: async () => {
+        await this.teardown();
+        this.config = null;
+        return noContent;
+      },
+    },
+  };
+
+  private ping(): HttpResponse {
+    const body = { build_version: `v${this.options.version}-standin`, version: this.options.version, pid: process.pid, features: ['kvm', 'io_uring'] };
+    return { status: 200, body: JSON.stringify(body) };
+  }
+
+  private async create(body: Buffer | null): Promise<HttpResponse> {
+    // VmCreate without a body: micro-http's bare 400.
+    if (body === null) return { status: 400 };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch (e) {
+      return error(400, 'Failed to deserialize JSON', (e as Error).message);
+    }
+    const problem = schemaError(parsed, vmConfigSchema);
+    if (problem) return error(400, 'Failed to deserialize JSON', problem);
+    if (this.config) return error(500, 'Error from API', 'The VM could not be created', 'VM is already created');
+    this.config = parsed as VmConfig;
+    // CH creates console files at vm.create.
+    if (this.config.serial?.mode === 'File' && this.config.serial.file) await writeFile(this.config.serial.file, '', { mode: 0o600 });
+    return noContent;
+  }
+
+  private async boot(): Promise<HttpResponse> {
+    const failed = (...chain: string[]) => error(500, 'Error from API', 'The VM could not boot', ...chain);
+    if (this.vm) return failed('VM is already created');
+    if (!this.config) return error(404, 'Error from API', 'The VM could not boot', 'VM config is missing');
+    const invalid = await this.validate(this.config);
+    if (invalid) return failed('Error validating VM configuration', invalid);
+
+    const guest = await StandinGuest.start(this.options.agentBinary);
+    let vsock: HybridVsock | null = null;
+    if (this.config.vsock) {
+      try {
+        vsock = await HybridVsock.listen(this.config.vsock.socket, constants.vsockPort, guest.agentSocket);
+      } catch (e) {
+        await guest.stop();
+        return failed('Error creating device manager', 'Cannot create virtio-vsock device', `Error binding vsock socket: ${(e as Error).message}`);
+      }
+    }
+    this.vm = { state: 'Running', guest, vsock, powerButtonPending: false };
+    await this.serial('[    0.000000] Linux version 6.1.0 (Cloud Hypervisor stand-in) #1 SMP\r\n');
+    await this.serial(`[    0.000000] Command line: ${this.config.payload.cmdline ?? ''}\r\n`);
+    return noContent;
+  }
+
+  /** The checks CH's VmConfig::validate makes at boot, for the fields the driver sends. */
+  private async validate(config: VmConfig): Promise<string | null> {
+    const { payload, cpus, serial, console } = config;
+    if (!payload.kernel && !payload.firmware) return 'No kernel or firmware provided';
+    for (const file of [payload.kernel, payload.firmware, payload.initramfs]) {
+      if (file && !(await access(file, fsConstants.R_OK).then(() => true, () => false))) return `Cannot open payload file ${file}`;
+    }
+    if (cpus && cpus.max_vcpus < cpus.boot_vcpus) return 'Max vCPUs lower than boot vCPUs';
+    if (serial?.mode === 'File' && !serial.file) return 'Path missing when using file serial configuration';
+    if (console?.mode === 'File' && !console.file) return 'Path missing when using file console configuration';
+    if (console?.mode === 'Socket') return 'Socket option is not supported for console device';
+    return null;
+  }
+
+  private transition(to: VmState, action: string, ...cause: string[]): HttpResponse {
+    if (!this.vm) return notRunning(action);
+    const from = this.vm.state;
+    if (from === to) return error(500, 'Error from API', action, ...cause, `Invalid transition: InvalidStateTransition(${from}, ${to})`);
+    this.vm.state = to;
+    return noContent;
+  }
+
+  private resume(): HttpResponse {
+    const response = this.transition('Running', 'The VM could not resume', 'Cannot resume VM', 'Failed to resume migratable component');
+    if (response.status === 204 && this.vm?.powerButtonPending) this.guestPowersOff();
+    return response;
+  }
+
+  private powerButton(): HttpResponse {
+    if (!this.vm) return notRunning('Error triggering power button');
+    if (this.vm.state === 'Paused') this.vm.powerButtonPending = true;
+    else this.guestPowersOff();
+    return noContent;
+  }
+
+  /** Without --no-shutdown, a guest power-off ends the whole VMM process with exit code 0. */
+  private guestPowersOff(): void {
+    setTimeout(() => {
+      void (async () => {
+        await this.serial('reboot: Power down\r\n');
+        await this.teardown();
+        this.options.exit(0);
+      })();
+    }, GUEST_POWER_OFF_DELAY_MS);
+  }
+
+  private info(): HttpResponse {
+    if (!this.config) return error(404, 'Error from API', 'The VM info is not available', 'VM is not created');
+    const body = { config: this.config, state: this.vm?.state ?? 'Created', memory_actual_size: this.config.memory?.size ?? DEFAULT_MEMORY };
+    return { status: 200, body: JSON.stringify(body) };
+  }
+
+  private async serial(text: string): Promise<void> {
+    const serial = this.config?.serial;
+    if (serial?.mode === 'File' && serial.file) await appendFile(serial.file, text);
+  }
+
+  private async teardown(): Promise<void> {
+    const vm = this.vm;
+    this.vm = null;
+    if (!vm) return;
+    await vm.vsock?.close();
+    await vm.guest.stop();
+  }
+}
