@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultAppConfig } from '../../src/main/core/config/app-config.js';
 import { processesMentioning } from '../../src/main/core/sandbox/host-resources.js';
 import type { SandboxEvent } from '../../src/main/core/sandbox/sandbox-manager.js';
 import type { SandboxState } from '../../src/main/core/store/sandbox-store.js';
@@ -67,6 +68,12 @@ describe('the sandbox manager on QEMU', () => {
 
     expect((await h.manager.start('life')).state).toBe('running');
     expect((await h.manager.restart('life')).state).toBe('running');
+
+    // A guest that powers itself off is stopped, not crashed.
+    const poweredOff = waitForState(h, 'life', 'stopped');
+    await (await h.manager.agent('life')).power('poweroff');
+    expect((await poweredOff).reason).toBe('the guest powered off');
+    expect((await h.manager.start('life')).state).toBe('running');
     await h.manager.destroy('life');
     expect(() => h.manager.get('life')).toThrow(/no sandbox/);
     expect(await leftovers(h)).toEqual({ processes: [], dirs: [] });
@@ -105,6 +112,13 @@ describe('the sandbox manager on QEMU', () => {
     await expect(h.manager.create({ name: 'x', template: 'nope' })).rejects.toMatchObject({ code: 'not_found', details: { field: 'template' } });
     await expect(h.manager.start('no-such-id')).rejects.toMatchObject({ code: 'not_found' });
     expect(h.manager.list()).toEqual([]);
+
+    // Within the per-sandbox limit but more than the host has: the admission check refuses.
+    const roomy = { ...defaultAppConfig(), hypervisor: 'qemu' as const, limits: { ...defaultAppConfig().limits, maxMemoryMiBPerSandbox: 1 << 30 } };
+    const other = await openHarness(undefined, roomy);
+    await expect(other.manager.create({ name: 'huge', memoryMiB: 1 << 29 })).rejects.toMatchObject({ code: 'insufficient_memory', details: { field: 'memoryMiB' } });
+    expect(other.manager.list()).toEqual([]);
+    other.store.close();
 
     await h.manager.create({ name: 'once' });
     await expect(h.manager.create({ name: 'once' })).rejects.toMatchObject({ code: 'already_exists' });
