@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,7 @@ describe('the sandbox manager on QEMU', () => {
   afterAll(async () => {
     for (const record of h.manager.list()) await h.manager.destroy(record.id).catch(() => undefined);
     h.store.close();
+    await rm(h.dir, { recursive: true, force: true });
   });
 
   it('runs the full lifecycle, with the agent answering after resume', async () => {
@@ -119,6 +120,7 @@ describe('the sandbox manager on QEMU', () => {
     await expect(other.manager.create({ name: 'huge', memoryMiB: 1 << 29 })).rejects.toMatchObject({ code: 'insufficient_memory', details: { field: 'memoryMiB' } });
     expect(other.manager.list()).toEqual([]);
     other.store.close();
+    await rm(other.dir, { recursive: true, force: true });
 
     await h.manager.create({ name: 'once' });
     await expect(h.manager.create({ name: 'once' })).rejects.toMatchObject({ code: 'already_exists' });
@@ -167,6 +169,7 @@ describe('a manager killed with -9 in the middle of creates', () => {
       for (const record of h.manager.list()) await h.manager.destroy(record.id);
       expect(await leftovers(h)).toEqual({ processes: [], dirs: [] });
       h.store.close();
+      await rm(h.dir, { recursive: true, force: true });
     }
   });
 });
