@@ -1,11 +1,13 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import type { AgentClient } from '../agent/agent-client.js';
 import { SandboxError } from '../errors/sandbox-error.js';
 import type { MinimalImage } from '../images/minimal-image-builder.js';
+import { isValidSandboxName } from '../sandbox/create-request.js';
 import type { RunningVm } from './hypervisor-driver.js';
 import { chooseQemuAccel } from './qemu-accel.js';
 import type { QemuAccel } from './qemu-command.js';
 import { QemuDriver } from './qemu/qemu-driver.js';
+import { withSerialTail } from './serial-log.js';
 
 export interface LaunchOptions {
   image: MinimalImage;
@@ -37,7 +39,7 @@ export class QemuMicrovm {
   static async launch(options: LaunchOptions): Promise<QemuMicrovm> {
     const accel = options.accel ?? (await chooseQemuAccel(options.image.kernel)).accel;
     const hostname = options.hostname ?? 'sandbox';
-    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(hostname)) {
+    if (!isValidSandboxName(hostname)) {
       throw new SandboxError('invalid_argument', `hostname "${hostname}" is not a valid DNS label`);
     }
     await mkdir(options.workDir, { recursive: true, mode: 0o700 });
@@ -63,12 +65,10 @@ export class QemuMicrovm {
       return new QemuMicrovm(agent, vm, options.workDir, accel, performance.now() - started);
     } catch (error) {
       await vm.kill();
-      const serial = await serialTail(vm.handle.serialLog);
+      const message = await withSerialTail((error as Error).message, vm.handle.serialLog);
       await vm.cleanup();
       await rm(options.workDir, { recursive: true, force: true });
-      if (error instanceof SandboxError) {
-        throw new SandboxError(error.code, `${error.message}\nlast serial console lines:\n${serial}`, error.details);
-      }
+      if (error instanceof SandboxError) throw new SandboxError(error.code, message, error.details);
       throw error;
     }
   }
@@ -109,9 +109,4 @@ export class QemuMicrovm {
     await this.vm.cleanup();
     await rm(this.workDir, { recursive: true, force: true });
   }
-}
-
-export async function serialTail(path: string, lines = 20): Promise<string> {
-  const text = await readFile(path, 'utf8').catch(() => '(no serial output)');
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
 }

@@ -14,7 +14,7 @@ import minimalDefinition from '../../../../images/minimal/image.json' with { typ
 const LAYOUT_VERSION = 1;
 
 /** The image definition; see images/README.md for why each module and option is there. */
-export const MINIMAL_CMDLINE = minimalDefinition.cmdline.join(' ');
+const MINIMAL_CMDLINE = minimalDefinition.cmdline.join(' ');
 
 export interface MinimalImage {
   dir: string;

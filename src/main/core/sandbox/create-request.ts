@@ -21,16 +21,18 @@ export interface ValidCreateRequest {
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Sandbox names double as guest hostnames and go on the kernel command line: DNS labels only. */
+export function isValidSandboxName(name: string): boolean {
+  return NAME.test(name);
+}
 const LABEL_KEY = /^[a-zA-Z0-9._/-]{1,63}$/;
 
-/**
- * Checks a create request against the rules and the configured limits, naming the field
- * that is wrong. The name doubles as the guest's hostname, hence DNS-label rules.
- */
+/** Checks a create request against the rules and the configured limits, naming the field that is wrong. */
 export function validateCreateRequest(request: CreateSandboxRequest, config: AppConfig): ValidCreateRequest {
   const invalid = (field: string, message: string) =>
     new SandboxError('invalid_argument', `${field}: ${message}`, { field });
-  if (typeof request.name !== 'string' || !NAME.test(request.name)) {
+  if (typeof request.name !== 'string' || !isValidSandboxName(request.name)) {
     throw invalid('name', `"${String(request.name)}" is not a valid name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit`);
   }
   const vcpus = request.vcpus ?? config.defaults.vcpus;

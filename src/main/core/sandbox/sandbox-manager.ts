@@ -7,7 +7,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { SandboxError } from '../errors/sandbox-error.js';
 import { chooseHypervisor } from '../hypervisor/hypervisor-choice.js';
 import type { HypervisorDriver, HypervisorKind, RunningVm, VmExit } from '../hypervisor/hypervisor-driver.js';
-import { serialTail } from '../hypervisor/qemu-microvm-launcher.js';
+import { withSerialTail } from '../hypervisor/serial-log.js';
 import type { ProgressListener } from '../build/progress.js';
 import { buildMinimalImage, type MinimalImage } from '../images/minimal-image-builder.js';
 import { appPaths } from '../paths/app-paths.js';
@@ -184,7 +184,7 @@ export class SandboxManager extends EventEmitter {
       await this.agentOf(record.id, live);
       return this.announce(store.transition(record.id, { from: ['creating'], to: 'running' }));
     } catch (error) {
-      const reason = `${(error as Error).message}${vm ? `\nlast serial console lines:\n${await serialTail(vm.handle.serialLog)}` : ''}`;
+      const reason = vm ? await withSerialTail((error as Error).message, vm.handle.serialLog) : (error as Error).message;
       const live = this.live.get(record.id);
       if (live && vm) {
         live.expectedExit = 'stop';
@@ -242,7 +242,7 @@ export class SandboxManager extends EventEmitter {
       if (live.expectedExit || this.live.get(id) !== live) return;
       const reason = exit.clean
         ? 'the guest powered off'
-        : `the VMM exited unexpectedly (code ${exit.code}, signal ${exit.signal})\nlast serial console lines:\n${await serialTail(live.vm.handle.serialLog)}`;
+        : await withSerialTail(`the VMM exited unexpectedly (code ${exit.code}, signal ${exit.signal})`, live.vm.handle.serialLog);
       await this.release(id, live);
       const record = this.options.store.get(id);
       if (!record) return;

@@ -192,7 +192,7 @@ async function connectQmp(path: string, deadlineMs = QMP_DEADLINE_MS): Promise<Q
  * Under TCG the guest must be told the TSC frequency: microvm has no HPET or PM timer to
  * calibrate it against, and PIT calibration fails on a busy host (see host-tsc.ts).
  */
-export async function tcgClockHint(accel: QemuAccel): Promise<string> {
+async function tcgClockHint(accel: QemuAccel): Promise<string> {
   if (accel !== 'tcg') return '';
   const khz = await hostTscKhz();
   return khz ? ` tsc_early_khz=${khz}` : '';
