@@ -1,5 +1,5 @@
 import { loadAppConfig } from '../core/config/app-config.js';
-import { SandboxError } from '../core/errors/sandbox-error.js';
+import { exitWithError } from './cli-failure.js';
 import { chooseHypervisor } from '../core/hypervisor/hypervisor-choice.js';
 import { buildMinimalImage } from '../core/images/minimal-image-builder.js';
 import { progressPrinter } from './progress-printer.js';
@@ -16,7 +16,5 @@ try {
     for (const check of report.checks) process.stdout.write(`  ${check.ok ? 'ok     ' : 'missing'} ${check.name}: ${check.detail}\n`);
   }
 } catch (error) {
-  const code = error instanceof SandboxError ? error.code : 'internal';
-  process.stderr.write(`error [${code}]: ${(error as Error).message}\n`);
-  process.exit(1);
+  exitWithError(error);
 }

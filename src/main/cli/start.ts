@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { buildMinimalImage } from '../core/images/minimal-image-builder.js';
 import { QemuMicrovm } from '../core/hypervisor/qemu-microvm-launcher.js';
-import { SandboxError } from '../core/errors/sandbox-error.js';
+import { exitWithError } from './cli-failure.js';
 import { electronAvailability } from './electron-availability.js';
 import { progressPrinter } from './progress-printer.js';
 import { attachTerminal } from './terminal-session.js';
@@ -45,8 +45,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  const code = error instanceof SandboxError ? error.code : 'internal';
-  process.stderr.write(`error [${code}]: ${(error as Error).message}\n`);
-  process.exit(1);
-});
+main().catch(exitWithError);
