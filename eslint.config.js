@@ -3,6 +3,7 @@
 //   front doors (src/main/{cli,api,mcp,electron}) -> call the core, never each other's internals
 //   renderer (src/renderer) -> only the typed contract in src/shared, no Node, no electron
 //   preload -> electron's contextBridge and src/shared only
+//   sdk (src/sdk) -> a client of the daemon's API: src/shared and the app's paths, nothing else of the app
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
@@ -27,7 +28,7 @@ export default tseslint.config(
     rules: restrict([
       { group: ['electron', 'electron/*'], message: 'The core never imports electron.' },
       { group: ['**/renderer/**'], message: 'The core never imports the renderer.' },
-      { group: ['**/cli/**', '**/api/**', '**/mcp/**', '**/electron/**'], message: 'The core never imports a front door.' },
+      { group: ['**/cli/**', '**/api/**', '!**/shared/api/**', '**/mcp/**', '**/electron/**'], message: 'The core never imports a front door.' },
     ]),
   },
   {
@@ -48,6 +49,13 @@ export default tseslint.config(
     ),
   },
   {
+    files: ['src/sdk/**/*.ts'],
+    rules: restrict([
+      { group: ['electron', 'electron/*'], message: 'The SDK is a plain Node client.' },
+      { group: ['**/main/**', '!**/main/core/paths/app-paths.js', '**/renderer/**', '**/preload/**'], message: 'The SDK talks to the daemon over the API; it shares only src/shared and app-paths.' },
+    ]),
+  },
+  {
     files: ['src/preload/**/*.ts'],
     rules: restrict([
       { group: ['**/main/**', '**/renderer/**'], message: 'The preload exposes only the contract in src/shared.' },
@@ -56,7 +64,7 @@ export default tseslint.config(
   {
     files: ['src/shared/**/*.ts'],
     rules: restrict(
-      [{ group: ['electron', '**/main/**', '**/renderer/**', '**/preload/**'], message: 'src/shared is the contract: it depends on nothing.' }],
+      [{ group: ['electron', '**/main/**', '**/renderer/**', '**/preload/**', '**/sdk/**'], message: 'src/shared is the contract: it depends on nothing but typebox.' }],
       nodeBuiltins.map((name) => ({ name, message: 'src/shared is loaded by the renderer too.' })),
     ),
   },

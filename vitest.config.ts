@@ -14,7 +14,7 @@ export default defineConfig({
       {
         test: {
           name: 'vm',
-          include: ['test/vm/**/*.test.ts'],
+          include: ['test/vm/**/*.test.ts', 'test/api/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/sdk/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 900_000,
           // Real VMs under TCG: one file at a time keeps two cores from thrashing.

@@ -179,6 +179,8 @@ describe('exec', () => {
     const result = await client.run({ shell: 'head -c 1000000 /dev/zero; exit 4' }, { maxOutputBytes: 1000 });
     expect(result.stdout.length).toBe(1000);
     expect(result.truncated).toBe(true);
+    expect(result.stdoutTruncated).toBe(true);
+    expect(result.stderrTruncated).toBe(false);
     expect(result.exitCode).toBe(4);
   });
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Duplex, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import packageJson from '../../../../package.json' with { type: 'json' };
+import { productVersion } from '../paths/product-version.js';
 import { SandboxError } from '../errors/sandbox-error.js';
 import {
   Channel,
@@ -53,7 +53,7 @@ const CONTENT: ChannelPolicy = { carriesErrors: true, cancelOnAbandon: true };
 /** Process output: failures are reported by the exec's result, and dropped output is drained. */
 const PROCESS_OUTPUT: ChannelPolicy = { carriesErrors: false, cancelOnAbandon: false };
 
-const CLIENT_NAME = `microvm-host/${packageJson.version}`;
+const CLIENT_NAME = `microvm-host/${productVersion()}`;
 const DEFAULT_DEADLINE_MS = 10_000;
 
 type State = 'handshake' | 'open' | 'closed';
@@ -172,10 +172,10 @@ export class AgentClient extends EventEmitter implements StreamSession {
       child.stdin.on('error', () => {});
       child.stdin.end(stdin);
     }
-    let truncated = false;
-    const collect = async (stream: Readable): Promise<Buffer> => {
+    const collect = async (stream: Readable): Promise<{ data: Buffer; truncated: boolean }> => {
       const chunks: Buffer[] = [];
       let size = 0;
+      let truncated = false;
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         const room = maxOutputBytes - size;
         if (chunk.length > room) truncated = true;
@@ -185,10 +185,17 @@ export class AgentClient extends EventEmitter implements StreamSession {
           size += kept.length;
         }
       }
-      return Buffer.concat(chunks);
+      return { data: Buffer.concat(chunks), truncated };
     };
     const [result, stdout, stderr] = await Promise.all([child.result, collect(child.stdout), collect(child.stderr)]);
-    return { ...result, stdout, stderr, truncated };
+    return {
+      ...result,
+      stdout: stdout.data,
+      stderr: stderr.data,
+      truncated: stdout.truncated || stderr.truncated,
+      stdoutTruncated: stdout.truncated,
+      stderrTruncated: stderr.truncated,
+    };
   }
 
   /** Streams content into a guest file (atomic by default). */

@@ -63,8 +63,10 @@ export interface ExecResult {
 export interface RunResult extends ExecResult {
   stdout: Buffer;
   stderr: Buffer;
-  /** Output beyond maxOutputBytes was drained and dropped. */
+  /** Output beyond maxOutputBytes was drained and dropped (on either stream). */
   truncated: boolean;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
 }
 
 export interface WriteFileOptions {

@@ -1,6 +1,7 @@
 import type { AgentClient } from '../agent/agent-client.js';
 
-export type HypervisorKind = 'qemu' | 'cloud-hypervisor';
+export type { HypervisorKind } from '../../../shared/api/sandbox-schemas.js';
+import type { HypervisorKind } from '../../../shared/api/sandbox-schemas.js';
 
 /** What a VM boots: the image's kernel and initramfs, sized and named. */
 export interface VmLaunchSpec {

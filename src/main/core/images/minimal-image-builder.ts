@@ -56,7 +56,7 @@ export async function buildMinimalImage(options: MinimalImageOptions = {}): Prom
     .update(JSON.stringify([LAYOUT_VERSION, kernelPkg, busyboxPkg, agent.sourceHash, minimalDefinition]))
     .digest('hex')
     .slice(0, 16);
-  const imagesDir = join(appPaths().data, 'images', 'minimal');
+  const imagesDir = join(appPaths().images, 'minimal');
   const dir = join(imagesDir, key);
   const existing = await readManifest(dir);
   if (existing) {

@@ -12,6 +12,11 @@ const APP_DIR = 'microvm-sandbox';
 export interface AppPaths {
   /** Built images, sandboxes, the store. */
   data: string;
+  /**
+   * Built images, content-addressed. Inside `data` unless MICROVM_IMAGES_DIR says
+   * otherwise, which lets tests with a throwaway data dir share the images already built.
+   */
+  images: string;
   /** Downloads and build intermediates that can be thrown away. */
   cache: string;
   /** Sockets and pid files; cleared on reboot. */
@@ -21,10 +26,12 @@ export interface AppPaths {
 
 export function appPaths(env: NodeJS.ProcessEnv = process.env): AppPaths {
   const override = env.MICROVM_DATA_DIR;
+  const images = (data: string) => (env.MICROVM_IMAGES_DIR ? resolve(env.MICROVM_IMAGES_DIR) : join(data, 'images'));
   if (override) {
     const base = resolve(override);
     return {
       data: join(base, 'data'),
+      images: images(join(base, 'data')),
       cache: join(base, 'cache'),
       runtime: join(base, 'run'),
       config: join(base, 'config'),
@@ -32,8 +39,10 @@ export function appPaths(env: NodeJS.ProcessEnv = process.env): AppPaths {
   }
   const home = homedir();
   const uid = process.getuid?.() ?? 0;
+  const data = join(env.XDG_DATA_HOME || join(home, '.local', 'share'), APP_DIR);
   return {
-    data: join(env.XDG_DATA_HOME || join(home, '.local', 'share'), APP_DIR),
+    data,
+    images: images(data),
     cache: join(env.XDG_CACHE_HOME || join(home, '.cache'), APP_DIR),
     runtime: join(env.XDG_RUNTIME_DIR || join('/tmp', `${APP_DIR}-${uid}`), APP_DIR),
     config: join(env.XDG_CONFIG_HOME || join(home, '.config'), APP_DIR),
@@ -47,4 +56,25 @@ export function projectRoot(): string {
 
 export function guestAgentSourceDir(): string {
   return join(projectRoot(), 'guest-agent');
+}
+
+/** Where the daemon, its clients and its logs meet, under one data-dir override. */
+export interface DaemonPaths {
+  /** The API's Unix socket (mode 0600): the default, token-free way in. */
+  socket: string;
+  /** The TCP listener's bearer token (mode 0600). */
+  token: string;
+  audit: string;
+  /** Output of a daemon the CLI started in the background. */
+  log: string;
+}
+
+export function daemonPaths(env: NodeJS.ProcessEnv = process.env): DaemonPaths {
+  const paths = appPaths(env);
+  return {
+    socket: env.MICROVM_SOCKET || join(paths.runtime, 'api.sock'),
+    token: join(paths.config, 'api-token'),
+    audit: join(paths.data, 'audit.log'),
+    log: join(paths.data, 'daemon.log'),
+  };
 }

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.js';
 import { SandboxError } from '../errors/sandbox-error.js';
 import type { HypervisorKind } from '../hypervisor/hypervisor-driver.js';
 
 export interface CreateSandboxRequest {
-  name: string;
+  /** Generated (`sbx-` and 8 hex digits) when omitted. */
+  name?: string;
   template?: string;
   vcpus?: number;
   memoryMiB?: number;
@@ -32,8 +34,9 @@ const LABEL_KEY = /^[a-zA-Z0-9._/-]{1,63}$/;
 export function validateCreateRequest(request: CreateSandboxRequest, config: AppConfig): ValidCreateRequest {
   const invalid = (field: string, message: string) =>
     new SandboxError('invalid_argument', `${field}: ${message}`, { field });
-  if (typeof request.name !== 'string' || !isValidSandboxName(request.name)) {
-    throw invalid('name', `"${String(request.name)}" is not a valid name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit`);
+  const name = request.name ?? `sbx-${randomBytes(4).toString('hex')}`;
+  if (typeof name !== 'string' || !isValidSandboxName(name)) {
+    throw invalid('name', `"${String(name)}" is not a valid name: use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit`);
   }
   const vcpus = request.vcpus ?? config.defaults.vcpus;
   if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > config.limits.maxVcpusPerSandbox) {
@@ -52,5 +55,5 @@ export function validateCreateRequest(request: CreateSandboxRequest, config: App
   if (!['auto', 'qemu', 'cloud-hypervisor'].includes(hypervisor)) {
     throw invalid('hypervisor', `"${hypervisor}" is not one of auto, qemu, cloud-hypervisor`);
   }
-  return { name: request.name, template: request.template ?? config.defaults.template, vcpus, memoryMiB, labels, hypervisor };
+  return { name, template: request.template ?? config.defaults.template, vcpus, memoryMiB, labels, hypervisor };
 }

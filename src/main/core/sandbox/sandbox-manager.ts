@@ -9,7 +9,9 @@ import { chooseHypervisor } from '../hypervisor/hypervisor-choice.js';
 import type { HypervisorDriver, HypervisorKind, RunningVm, VmExit } from '../hypervisor/hypervisor-driver.js';
 import { withSerialTail } from '../hypervisor/serial-log.js';
 import type { ProgressListener } from '../build/progress.js';
-import { buildMinimalImage, type MinimalImage } from '../images/minimal-image-builder.js';
+import type { MinimalImage } from '../images/minimal-image-builder.js';
+import { TemplateCatalog } from '../images/template-catalog.js';
+import { vmmUsage, type VmmUsage } from '../hypervisor/vmm-usage.js';
 import { appPaths } from '../paths/app-paths.js';
 import type { SandboxRecord, SandboxState, SandboxStore } from '../store/sandbox-store.js';
 import { validateCreateRequest, type CreateSandboxRequest } from './create-request.js';
@@ -31,6 +33,7 @@ export interface SandboxManagerOptions {
   drivers: Partial<Record<HypervisorKind, HypervisorDriver>>;
   /** Where per-VM runtime directories live; defaults to the XDG runtime directory. */
   runRoot?: string;
+  templates?: TemplateCatalog;
 }
 
 const AGENT_DEADLINE_MS = 120_000;
@@ -52,10 +55,12 @@ export class SandboxManager extends EventEmitter {
   private readonly live = new Map<string, Live>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly runRoot: string;
+  readonly templates: TemplateCatalog;
 
   private constructor(private readonly options: SandboxManagerOptions) {
     super();
     this.runRoot = options.runRoot ?? join(appPaths().runtime, 'vms');
+    this.templates = options.templates ?? new TemplateCatalog();
   }
 
   static async open(options: SandboxManagerOptions): Promise<SandboxManager> {
@@ -83,9 +88,7 @@ export class SandboxManager extends EventEmitter {
       throw new SandboxError('limit_reached', `the limit of ${config.limits.maxSandboxes} sandboxes is reached (config key limits.maxSandboxes)`);
     }
     await this.admitMemory(valid.memoryMiB);
-    const image = await this.templateImage(valid.template, (e) =>
-      this.emit('event', { type: 'progress', id: '', name: valid.name, step: e.step, message: e.message, fraction: e.fraction } satisfies SandboxEvent),
-    );
+    const image = await this.buildTemplate(valid.template, valid.name);
     const hypervisor = (await chooseHypervisor(valid.hypervisor, config, image.kernel)).chosen;
     this.driver(hypervisor);
 
@@ -100,7 +103,7 @@ export class SandboxManager extends EventEmitter {
       const current = this.get(record.id);
       const from: SandboxState[] = ['stopped', 'crashed', 'error'];
       if (!from.includes(current.state)) throw wrongState(current, 'start');
-      return this.boot(current, await this.templateImage(current.template), from);
+      return this.boot(current, await this.templates.image(current.template), from);
     });
   }
 
@@ -146,6 +149,28 @@ export class SandboxManager extends EventEmitter {
     const live = this.live.get(record.id);
     if (!live || record.state !== 'running') throw wrongState(record, 'reach the agent of');
     return this.agentOf(record.id, live);
+  }
+
+  /**
+   * Builds a template's image if its inputs changed, announcing progress on the event
+   * stream (under `name`: the sandbox waiting for it, or the template itself).
+   */
+  buildTemplate(template: string, name = template, onProgress?: ProgressListener): Promise<MinimalImage> {
+    return this.templates.image(template, (e) => {
+      onProgress?.(e);
+      this.emit('event', { type: 'progress', id: '', name, step: e.step, message: e.message, fraction: e.fraction } satisfies SandboxEvent);
+    });
+  }
+
+  /** The serial console log of a sandbox's current run, or null when no VMM runs. */
+  serialLogPath(id: string): string | null {
+    return this.live.get(this.get(id).id)?.vm.handle.serialLog ?? null;
+  }
+
+  /** What a sandbox's VMM process costs the host; null when none runs. */
+  async usage(id: string): Promise<VmmUsage | null> {
+    const live = this.live.get(this.get(id).id);
+    return live ? vmmUsage(live.vm.handle.pid) : null;
   }
 
   /** Lets go of the VMs without stopping them: a new manager adopts them. */
@@ -319,11 +344,6 @@ export class SandboxManager extends EventEmitter {
         { field: 'memoryMiB' },
       );
     }
-  }
-
-  private async templateImage(template: string, onProgress?: ProgressListener): Promise<MinimalImage> {
-    if (template !== 'minimal') throw new SandboxError('not_found', `template: unknown template "${template}"; available: minimal`, { field: 'template' });
-    return buildMinimalImage({ onProgress });
   }
 
   private driver(kind: HypervisorKind): HypervisorDriver {

@@ -5,9 +5,9 @@ import { SandboxError } from '../errors/sandbox-error.js';
 import type { HypervisorKind, VmHandle } from '../hypervisor/hypervisor-driver.js';
 import { appPaths } from '../paths/app-paths.js';
 import { applyMigrations } from './migrations.js';
+import type { SandboxState } from '../../../shared/api/sandbox-schemas.js';
 
-export const SANDBOX_STATES = ['creating', 'running', 'paused', 'stopping', 'stopped', 'crashed', 'error'] as const;
-export type SandboxState = (typeof SANDBOX_STATES)[number];
+export { SANDBOX_STATES, type SandboxState } from '../../../shared/api/sandbox-schemas.js';
 
 /** A sandbox as stored. Timestamps are unix milliseconds. */
 export interface SandboxRecord {

@@ -1,0 +1,118 @@
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { loadAppConfig } from '../core/config/app-config.js';
+import { SandboxError } from '../core/errors/sandbox-error.js';
+import { hypervisorDrivers } from '../core/hypervisor/hypervisor-drivers.js';
+import { daemonPaths } from '../core/paths/app-paths.js';
+import { SandboxManager } from '../core/sandbox/sandbox-manager.js';
+import { defaultStorePath, SandboxStore } from '../core/store/sandbox-store.js';
+import type { ApiApp } from './api-context.js';
+import { buildApiServer } from './api-server.js';
+import { ApiToken } from './api-token.js';
+import { AuditLog } from './audit-log.js';
+
+export interface DaemonOptions {
+  socketPath?: string;
+  /** Also listen on TCP, bearer token required. Loopback unless host says otherwise. */
+  tcp?: { host: string; port: number };
+  logger?: Logger;
+}
+
+export interface RunningDaemon {
+  app: ApiApp;
+  manager: SandboxManager;
+  socketPath: string;
+  /** The TCP address when listening on one, e.g. http://127.0.0.1:7777. */
+  url: string | null;
+  token: ApiToken;
+  /** Stops listening and lets go of the VMs (a later daemon adopts them). */
+  close(): Promise<void>;
+}
+
+/**
+ * `microvm serve`: one daemon per user owns the store and the VMs, and serves the API on
+ * a 0600 Unix socket (and optionally loopback TCP with a token). A second daemon refuses
+ * to start while the first answers on the socket, so two never drive the same VMs.
+ */
+export async function startDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
+  const paths = daemonPaths();
+  const socketPath = options.socketPath ?? paths.socket;
+  const logger = options.logger ?? pino({ level: process.env.MICROVM_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+  await claimSocket(socketPath);
+
+  const config = loadAppConfig();
+  const store = SandboxStore.open(defaultStorePath());
+  let manager: SandboxManager;
+  try {
+    manager = await SandboxManager.open({ store, config, drivers: hypervisorDrivers(config) });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  const token = new ApiToken(paths.token);
+  const app = await buildApiServer({ manager, config, logger, token, audit: new AuditLog(paths.audit), startedAt: Date.now() });
+
+  const previousUmask = process.umask(0o177);
+  try {
+    await app.listen({ path: socketPath });
+  } finally {
+    process.umask(previousUmask);
+  }
+  await chmod(socketPath, 0o600);
+
+  let tcp: Server | null = null;
+  let url: string | null = null;
+  if (options.tcp) {
+    token.current();
+    tcp = createServer((request, response) => app.routing(request, response));
+    // WebSocket upgrades go through the same routes and hooks as the Unix socket's.
+    tcp.on('upgrade', (request, socket, head) => app.server.emit('upgrade', request, socket, head));
+    const listening = tcp;
+    await new Promise<void>((resolve, reject) => {
+      listening.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new SandboxError(error.code === 'EADDRINUSE' ? 'already_exists' : 'internal', `cannot listen on ${options.tcp?.host}:${options.tcp?.port}: ${error.message}`)),
+      );
+      listening.listen(options.tcp?.port, options.tcp?.host, resolve);
+    });
+    const address = listening.address();
+    const port = typeof address === 'object' && address ? address.port : options.tcp.port;
+    url = `http://${options.tcp.host.includes(':') ? `[${options.tcp.host}]` : options.tcp.host}:${port}`;
+  }
+  logger.info({ socket: socketPath, url }, 'daemon listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    manager,
+    socketPath,
+    url,
+    token,
+    close: () =>
+      (closing ??= (async () => {
+        tcp?.closeAllConnections();
+        await new Promise<void>((resolve) => (tcp ? tcp.close(() => resolve()) : resolve()));
+        await app.close();
+        manager.close();
+        store.close();
+        await rm(socketPath, { force: true });
+      })()),
+  };
+}
+
+/** Makes the socket path ours: refuses while another daemon answers there, removes a stale socket. */
+async function claimSocket(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const answers = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (answers) throw new SandboxError('already_exists', `a daemon is already running on ${path}`);
+  await rm(path, { force: true });
+}

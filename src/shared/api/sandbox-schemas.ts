@@ -1,0 +1,55 @@
+import { Type, type Static } from 'typebox';
+
+/** The lifecycle states a sandbox can be in; the store and the API use this one list. */
+export const SANDBOX_STATES = ['creating', 'running', 'paused', 'stopping', 'stopped', 'crashed', 'error'] as const;
+export type SandboxState = (typeof SANDBOX_STATES)[number];
+
+export const HYPERVISOR_KINDS = ['qemu', 'cloud-hypervisor'] as const;
+export type HypervisorKind = (typeof HYPERVISOR_KINDS)[number];
+
+const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
+
+export const SandboxSchema = Type.Object(
+  {
+    id: Type.String({ description: 'Stable id (UUID)' }),
+    name: Type.String({ description: 'Unique name; also the guest hostname' }),
+    template: Type.String(),
+    hypervisor: Type.Enum(HYPERVISOR_KINDS),
+    vcpus: Type.Integer(),
+    memoryMiB: Type.Integer(),
+    labels: Type.Record(Type.String(), Type.String()),
+    state: Type.Enum(SANDBOX_STATES),
+    stateReason: Type.Union([Type.String(), Type.Null()], { description: 'Why the sandbox entered its current state' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type Sandbox = Static<typeof SandboxSchema>;
+
+export const SandboxListSchema = Type.Object({ sandboxes: Type.Array(SandboxSchema) });
+export type SandboxList = Static<typeof SandboxListSchema>;
+
+export const CreateSandboxBodySchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ description: 'DNS label (1-63 of a-z, 0-9, -); generated when omitted' })),
+    template: Type.Optional(Type.String({ description: 'Template to boot; the configured default when omitted' })),
+    vcpus: Type.Optional(Type.Integer({ minimum: 1 })),
+    memoryMiB: Type.Optional(Type.Integer({ minimum: 64 })),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    hypervisor: Type.Optional(Type.Enum(['auto', ...HYPERVISOR_KINDS])),
+  },
+  { additionalProperties: false },
+);
+export type CreateSandboxBody = Static<typeof CreateSandboxBodySchema>;
+
+export const SandboxParamsSchema = Type.Object({
+  id: Type.String({ minLength: 1, description: 'Sandbox id or name' }),
+});
+export type SandboxParams = Static<typeof SandboxParamsSchema>;
+
+export const StopBodySchema = Type.Object(
+  { timeoutMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, description: 'How long the guest gets to power off' })) },
+  { additionalProperties: false },
+);
+export type StopBody = Static<typeof StopBodySchema>;
