@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   limit_reached: { status: 429, exit: 5, title: 'Limit reached' },
   insufficient_memory: { status: 507, exit: 5, title: 'Insufficient host memory' },
   insufficient_space: { status: 507, exit: 5, title: 'Insufficient disk space' },
+  snapshot_corrupt: { status: 422, exit: 10, title: 'Snapshot failed its integrity check' },
   is_directory: { status: 409, exit: 4, title: 'Is a directory' },
   not_directory: { status: 409, exit: 4, title: 'Not a directory' },
   not_empty: { status: 409, exit: 4, title: 'Directory not empty' },

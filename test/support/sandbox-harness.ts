@@ -18,6 +18,6 @@ export async function openHarness(dir?: string, config: AppConfig = { ...default
   const base = dir ?? (await mkdtemp(join(tmpdir(), 'microvm-manager-')));
   const store = SandboxStore.open(join(base, 'microvm.db'));
   const runRoot = join(base, 'vms');
-  const manager = await SandboxManager.open({ store, config, drivers: hypervisorDrivers(config), runRoot });
+  const manager = await SandboxManager.open({ store, config, drivers: hypervisorDrivers(config), runRoot, snapshotRoot: join(base, 'snapshots') });
   return { dir: base, store, manager, runRoot };
 }

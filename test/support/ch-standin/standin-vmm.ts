@@ -1,5 +1,6 @@
 import { constants as fsConstants } from 'node:fs';
-import { access, appendFile, writeFile } from 'node:fs/promises';
+import { access, appendFile, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import constants from '../../../guest-agent/protocol/constants.json' with { type: 'json' };
 import { HybridVsock } from './hybrid-vsock.js';
 import type { HttpRequest, HttpResponse } from './micro-http.js';
@@ -39,6 +40,18 @@ const DEFAULT_MEMORY = 536_870_912;
 const GUEST_POWER_OFF_DELAY_MS = 50;
 
 const error = (status: number, ...chain: string[]): HttpResponse => ({ status, body: JSON.stringify(chain) });
+
+/** The URL field of a vm.snapshot / vm.restore body, or the error CH answers a bad body with. */
+function parseUrlBody(body: Buffer | null, field: string): string | HttpResponse {
+  if (body === null) return { status: 400 };
+  try {
+    const value = (JSON.parse(body.toString('utf8')) as Record<string, unknown>)[field];
+    if (typeof value === 'string') return value;
+    return error(400, 'Failed to deserialize JSON', `missing field \`${field}\``);
+  } catch (e) {
+    return error(400, 'Failed to deserialize JSON', (e as Error).message);
+  }
+}
 const noContent: HttpResponse = { status: 204 };
 const badRequest = error(400, 'Bad Request');
 const notRunning = (action: string) => error(500, 'Error from API', action, 'VM is not running');
@@ -85,6 +98,8 @@ export class StandinVmm {
     'vm.create': { method: 'PUT', run: async (body) => this.create(body) },
     'vm.boot': { method: 'PUT', takesBody: false, run: async () => this.boot() },
     'vm.info': { method: 'GET', run: async () => this.info() },
+    'vm.snapshot': { method: 'PUT', run: async (body) => this.snapshot(body) },
+    'vm.restore': { method: 'PUT', run: async (body) => this.restore(body) },
     'vm.counters': {
       method: 'GET',
       run: async () => (this.vm ? { status: 200, body: '{}' } : notRunning('The VM info is not available')),
@@ -141,7 +156,74 @@ export class StandinVmm {
     if (!this.config) return error(404, 'Error from API', 'The VM could not boot', 'VM config is missing');
     const invalid = await this.validate(this.config);
     if (invalid) return failed('Error validating VM configuration', invalid);
+    const started = await this.startGuest('Running', failed);
+    if (started) return started;
+    await this.serial('[    0.000000] Linux version 6.1.0 (Cloud Hypervisor stand-in) #1 SMP\r\n');
+    await this.serial(`[    0.000000] Command line: ${this.config.payload.cmdline ?? ''}\r\n`);
+    return noContent;
+  }
 
+  /**
+   * CH's vm.snapshot: the VM must exist and be paused, the URL must be file:// naming an
+   * existing directory, and the three files are created exclusively (O_EXCL), so a
+   * directory that already holds a snapshot is refused. memory-ranges is pre-sized to
+   * the guest's RAM with untouched pages left as holes.
+   */
+  private async snapshot(body: Buffer | null): Promise<HttpResponse> {
+    const failed = (...chain: string[]) => error(500, 'Error from API', 'The VM could not be snapshotted', ...chain);
+    const url = parseUrlBody(body, 'destination_url');
+    if (typeof url !== 'string') return url;
+    if (!this.vm || !this.config) return error(404, 'Error from API', 'The VM could not be snapshotted', 'VM is not created');
+    if (this.vm.state !== 'Paused') return failed('Trying to snapshot while VM is running');
+    if (!url.startsWith('file://')) return failed('Invalid URL');
+    const dir = url.slice('file://'.length);
+    if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) return failed(`Error creating snapshot directory: ${dir}`);
+    try {
+      await writeFile(join(dir, 'config.json'), JSON.stringify(this.config), { flag: 'wx', mode: 0o600 });
+      await writeFile(join(dir, 'state.json'), JSON.stringify({ standin: true, vcpus: this.config.cpus?.boot_vcpus ?? 1 }), { flag: 'wx', mode: 0o600 });
+      const memory = await open(join(dir, 'memory-ranges'), 'wx', 0o600);
+      await memory.truncate(this.config.memory?.size ?? DEFAULT_MEMORY);
+      await memory.write(Buffer.from('stand-in guest memory\n'), 0, undefined, 0);
+      await memory.close();
+    } catch (e) {
+      return failed('Error taking snapshot', (e as Error).message);
+    }
+    return noContent;
+  }
+
+  /**
+   * CH's vm.restore: only on a VMM with no VM config; the VM comes back paused, its
+   * sockets bound again at the paths in the snapshot's config.json (which must not exist).
+   */
+  private async restore(body: Buffer | null): Promise<HttpResponse> {
+    const failed = (...chain: string[]) => error(500, 'Error from API', 'The VM could not be restored', ...chain);
+    const url = parseUrlBody(body, 'source_url');
+    if (typeof url !== 'string') return url;
+    if (this.config) return failed('VM is already created');
+    if (!url.startsWith('file://')) return failed('Invalid URL');
+    const dir = url.slice('file://'.length);
+    let config: unknown;
+    try {
+      config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+      await access(join(dir, 'state.json'), fsConstants.R_OK);
+      await access(join(dir, 'memory-ranges'), fsConstants.R_OK);
+    } catch (e) {
+      return failed('Error restoring VM', (e as Error).message);
+    }
+    const problem = schemaError(config, vmConfigSchema);
+    if (problem) return failed('Error restoring VM', problem);
+    this.config = config as VmConfig;
+    const started = await this.startGuest('Paused', failed);
+    if (started) {
+      this.config = null;
+      return started;
+    }
+    await this.serial('[stand-in] restored from snapshot\r\n');
+    return noContent;
+  }
+
+  private async startGuest(state: VmState, failed: (...chain: string[]) => HttpResponse): Promise<HttpResponse | null> {
+    if (!this.config) return failed('VM config is missing');
     const guest = await StandinGuest.start(this.options.agentBinary);
     let vsock: HybridVsock | null = null;
     if (this.config.vsock) {
@@ -152,10 +234,8 @@ export class StandinVmm {
         return failed('Error creating device manager', 'Cannot create virtio-vsock device', `Error binding vsock socket: ${(e as Error).message}`);
       }
     }
-    this.vm = { state: 'Running', guest, vsock, powerButtonPending: false };
-    await this.serial('[    0.000000] Linux version 6.1.0 (Cloud Hypervisor stand-in) #1 SMP\r\n');
-    await this.serial(`[    0.000000] Command line: ${this.config.payload.cmdline ?? ''}\r\n`);
-    return noContent;
+    this.vm = { state, guest, vsock, powerButtonPending: false };
+    return null;
   }
 
   /** The checks CH's VmConfig::validate makes at boot, for the fields the driver sends. */

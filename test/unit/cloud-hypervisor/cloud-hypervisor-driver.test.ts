@@ -124,6 +124,53 @@ describe('CloudHypervisorDriver against the stand-in', () => {
     expect(await waitUntilNoProcessMentions(root)).toEqual([]);
   });
 
+  it('snapshots a running VM (pausing it only for the capture) and restores it on a fresh VMM in another run directory', async () => {
+    const spec = await newSpec();
+    const vm = await driver.launch(spec);
+    const dir = join(root, `snapshot-${runs}`);
+    await mkdir(dir);
+    const saved = await vm.snapshot(dir);
+    expect(await vm.status()).toBe('running');
+    expect(saved.files.map((f) => f.name)).toEqual(['config.json', 'memory-ranges', 'state.json']);
+    expect(saved.files.find((f) => f.name === 'memory-ranges')?.size).toBe(256 * 1024 * 1024);
+    expect(saved.vmmVersion).toMatch(/^\d+\.\d+/);
+    expect(saved.pauseMs).toBeGreaterThan(0);
+    // CH creates the files exclusively: a second capture into the same directory fails.
+    await expect(vm.snapshot(dir)).rejects.toMatchObject({ message: expect.stringContaining('The VM could not be snapshotted') });
+    expect(await vm.status()).toBe('running');
+    await vm.kill();
+    await vm.cleanup();
+
+    const target = await newSpec();
+    const restored = await driver.restore(target, dir);
+    expect(await restored.status()).toBe('running');
+    expect(restored.handle.agent).toEqual({ kind: 'ch-vsock', path: join(target.runDir, 'vsock.sock'), port: 1024 });
+    const agent = await restored.connectAgent(15_000);
+    expect((await agent.run({ argv: ['true'] })).exitCode).toBe(0);
+    agent.close();
+    expect(await readFile(restored.handle.serialLog, 'utf8')).toContain('restored from snapshot');
+    // The snapshot's own config.json still names the original run directory; the staged copy is gone.
+    expect(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')).vsock.socket).toBe(join(spec.runDir, 'vsock.sock'));
+    expect(await readdir(target.runDir)).not.toContain('restore');
+    await restored.kill();
+    await restored.cleanup();
+    expect(await readdir(target.runDir)).toEqual([]);
+  });
+
+  it('reports a restore the VMM refuses (missing state file) and leaves nothing running', async () => {
+    const spec = await newSpec();
+    const vm = await driver.launch(spec);
+    const dir = join(root, `snapshot-${runs}`);
+    await mkdir(dir);
+    await vm.snapshot(dir);
+    await vm.kill();
+    await vm.cleanup();
+    await rm(join(dir, 'state.json'));
+    const target = await newSpec();
+    await expect(driver.restore(target, dir)).rejects.toMatchObject({ code: 'hypervisor_error', message: expect.stringContaining('The VM could not be restored') });
+    expect(await readdir(target.runDir)).toEqual([]);
+  });
+
   it('removes a stale API socket before starting, which the stand-in (like CH up to v52) would refuse', async () => {
     const spec = await newSpec();
     const apiSocket = join(spec.runDir, 'api.sock');

@@ -24,6 +24,14 @@ export interface AppConfig {
     readonly memoryMiB: number;
     readonly template: string;
   };
+  readonly snapshots: {
+    /** Per sandbox, the oldest beyond this are deleted (never an ancestor of the current state). */
+    readonly keepPerSandbox: number;
+    /** All snapshots together; 0 means no cap. */
+    readonly maxTotalMiB: number;
+    /** Keep a booted snapshot per template and machine size, and create sandboxes by restoring it. */
+    readonly warmStart: boolean;
+  };
 }
 
 /** Below this a guest kernel cannot boot; a smaller value is almost always GiB typed as MiB. */
@@ -45,6 +53,7 @@ export function defaultAppConfig(): AppConfig {
       memoryReserveMiB: 512,
     },
     defaults: { vcpus: 1, memoryMiB: 256, template: 'minimal' },
+    snapshots: { keepPerSandbox: 50, maxTotalMiB: 0, warmStart: true },
   });
 }
 
@@ -83,6 +92,8 @@ export function parseAppConfig(json: unknown, file: string): AppConfig {
   rejectUnknownKeys(limits, fallback.limits, 'limits.', fail);
   const defaultsSection = root.defaults === undefined ? {} : objectAt(root.defaults, 'defaults', fail);
   rejectUnknownKeys(defaultsSection, fallback.defaults, 'defaults.', fail);
+  const snapshots = root.snapshots === undefined ? {} : objectAt(root.snapshots, 'snapshots', fail);
+  rejectUnknownKeys(snapshots, fallback.snapshots, 'snapshots.', fail);
 
   const config: AppConfig = {
     hypervisor: oneOf(root.hypervisor, 'hypervisor', ['auto', 'cloud-hypervisor', 'qemu'], fallback.hypervisor, fail),
@@ -104,6 +115,11 @@ export function parseAppConfig(json: unknown, file: string): AppConfig {
       vcpus: wholeNumber(defaultsSection.vcpus, 'defaults.vcpus', 1, fallback.defaults.vcpus, fail),
       memoryMiB: wholeNumber(defaultsSection.memoryMiB, 'defaults.memoryMiB', MIN_MEMORY_MIB, fallback.defaults.memoryMiB, fail),
       template: nonEmptyString(defaultsSection.template, 'defaults.template', fallback.defaults.template, fail),
+    },
+    snapshots: {
+      keepPerSandbox: wholeNumber(snapshots.keepPerSandbox, 'snapshots.keepPerSandbox', 1, fallback.snapshots.keepPerSandbox, fail),
+      maxTotalMiB: wholeNumber(snapshots.maxTotalMiB, 'snapshots.maxTotalMiB', 0, fallback.snapshots.maxTotalMiB, fail),
+      warmStart: boolean(snapshots.warmStart, 'snapshots.warmStart', fallback.snapshots.warmStart, fail),
     },
   };
 
@@ -164,6 +180,12 @@ function wholeNumber(value: unknown, key: string, min: number, fallback: number,
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     return fail(key, `must be a whole number of at least ${min}, got ${describeValue(value)}`);
   }
+  return value;
+}
+
+function boolean(value: unknown, key: string, fallback: boolean, fail: Fail): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') return fail(key, `must be true or false, got ${describeValue(value)}`);
   return value;
 }
 

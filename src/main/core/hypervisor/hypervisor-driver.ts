@@ -46,6 +46,22 @@ export interface VmHandle {
 
 export type VmRunState = 'running' | 'paused' | 'shutdown';
 
+/** One file of a saved VM state, with what it must hash to when it is loaded again. */
+export interface VmStateFile {
+  /** Relative to the snapshot directory. */
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface VmSnapshot {
+  files: VmStateFile[];
+  /** How long the guest's vCPUs were stopped for the capture. */
+  pauseMs: number;
+  /** The VMM's own version, e.g. "7.2.15"; a restore needs a compatible one. */
+  vmmVersion: string;
+}
+
 export interface VmExit {
   /** True when the guest powered itself off (or was shut down by request). */
   clean: boolean;
@@ -66,6 +82,11 @@ export interface RunningVm {
   /** Resolves once the VMM process has exited, for any reason. */
   readonly exited: Promise<VmExit>;
   connectAgent(deadlineMs: number): Promise<AgentClient>;
+  /**
+   * Saves the VM's memory and device state into `dir` (existing, empty): the guest is
+   * paused only for the capture and left in the run state it had before.
+   */
+  snapshot(dir: string): Promise<VmSnapshot>;
   /** Removes the sockets and files the driver created; the process must be gone. */
   cleanup(): Promise<void>;
 }
@@ -74,6 +95,12 @@ export interface HypervisorDriver {
   readonly kind: HypervisorKind;
   /** Starts the VMM and boots the guest. On failure nothing is left running or on disk. */
   launch(spec: VmLaunchSpec): Promise<RunningVm>;
+  /**
+   * Starts a fresh VMM from a state `snapshot` saved in `dir` (its files already
+   * verified), leaving the guest running exactly where it was captured. `spec` must
+   * describe the same machine (vCPUs, memory, kernel) with this VM's own runDir.
+   */
+  restore(spec: VmLaunchSpec, dir: string): Promise<RunningVm>;
   /** Re-attaches to a VM a previous daemon started, or null when it is not (or no longer) ours. */
   adopt(handle: VmHandle): Promise<RunningVm | null>;
 }

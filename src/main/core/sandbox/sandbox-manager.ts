@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import type { AgentClient } from '../agent/agent-client.js';
 import type { AppConfig } from '../config/app-config.js';
 import { SandboxError } from '../errors/sandbox-error.js';
 import { chooseHypervisor } from '../hypervisor/hypervisor-choice.js';
-import type { HypervisorDriver, HypervisorKind, RunningVm, VmExit } from '../hypervisor/hypervisor-driver.js';
+import type { HypervisorDriver, HypervisorKind, RunningVm, VmExit, VmSnapshot } from '../hypervisor/hypervisor-driver.js';
 import { withSerialTail } from '../hypervisor/serial-log.js';
 import type { ProgressListener } from '../build/progress.js';
 import type { MinimalImage } from '../images/minimal-image-builder.js';
@@ -14,11 +14,17 @@ import { TemplateCatalog } from '../images/template-catalog.js';
 import { vmmUsage, type VmmUsage } from '../hypervisor/vmm-usage.js';
 import { appPaths } from '../paths/app-paths.js';
 import type { SandboxRecord, SandboxState, SandboxStore } from '../store/sandbox-store.js';
-import { validateCreateRequest, type CreateSandboxRequest } from './create-request.js';
+import { isValidSandboxName, validateCreateRequest, type CreateSandboxRequest } from './create-request.js';
+import { assignGuestIdentity } from './guest-identity.js';
+import { SnapshotFiles } from '../snapshots/snapshot-files.js';
+import { planRetention } from '../snapshots/snapshot-retention.js';
+import type { SnapshotBoot, SnapshotRecord } from '../store/snapshot-store.js';
+import { SANDBOX_STATES } from '../store/sandbox-store.js';
 import { hostMemAvailableMiB, processesMentioning } from './host-resources.js';
 
 export type SandboxEvent =
   | { type: 'state'; id: string; name: string; state: SandboxState; reason: string | null; at: number }
+  | { type: 'snapshot'; id: string; name: string; action: 'created' | 'restored' | 'deleted'; snapshotId: string; snapshotName: string; at: number }
   /** Progress of slow steps before a sandbox exists (image builds), so `id` is empty. */
   | { type: 'progress'; id: string; name: string; step: string; message: string; fraction?: number };
 
@@ -33,14 +39,49 @@ export interface SandboxManagerOptions {
   drivers: Partial<Record<HypervisorKind, HypervisorDriver>>;
   /** Where per-VM runtime directories live; defaults to the XDG runtime directory. */
   runRoot?: string;
+  /** Where snapshots are kept; defaults to `snapshots/` in the data directory. */
+  snapshotRoot?: string;
   templates?: TemplateCatalog;
 }
+
+export interface SnapshotRequest {
+  name?: string;
+  description?: string;
+}
+
+export interface TakenSnapshot {
+  snapshot: SnapshotRecord;
+  /** Snapshots retention deleted to stay within the configured limits. */
+  deleted: SnapshotRecord[];
+  /** Set when retention had to keep snapshots over the limits (ancestors of a current state). */
+  retentionNote: string | null;
+}
+
+export interface SnapshotTree {
+  /** The snapshot the sandbox's current state descends from; null before its first snapshot. */
+  current: string | null;
+  /** Oldest first; a snapshot's parent may belong to another sandbox (the one this was forked from). */
+  snapshots: SnapshotRecord[];
+}
+
+export interface ForkRequest {
+  /** One new sandbox per name; generated names when only `count` is given. */
+  names?: string[];
+  count?: number;
+}
+
+/** How a VM is brought up: booted from its image, or restored from a saved state. */
+type VmSource =
+  | { kind: 'boot'; image: MinimalImage }
+  | { kind: 'restore'; snapshot: SnapshotRecord; dir: string; freshIdentity: boolean };
 
 const AGENT_DEADLINE_MS = 120_000;
 const LIVE: readonly SandboxState[] = ['running', 'paused'];
 
 interface Live {
   vm: RunningVm;
+  /** What the guest was booted with; unknown for a VM adopted from an earlier daemon. */
+  boot: SnapshotBoot | null;
   agent: Promise<AgentClient> | null;
   /** Set when the manager itself ends the VM, so its exit is not reported as a crash. */
   expectedExit: 'stop' | 'destroy' | null;
@@ -56,11 +97,13 @@ export class SandboxManager extends EventEmitter {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly runRoot: string;
   readonly templates: TemplateCatalog;
+  private readonly snapshotFiles: SnapshotFiles;
 
   private constructor(private readonly options: SandboxManagerOptions) {
     super();
     this.runRoot = options.runRoot ?? join(appPaths().runtime, 'vms');
     this.templates = options.templates ?? new TemplateCatalog();
+    this.snapshotFiles = new SnapshotFiles(options.snapshotRoot);
   }
 
   static async open(options: SandboxManagerOptions): Promise<SandboxManager> {
@@ -94,7 +137,7 @@ export class SandboxManager extends EventEmitter {
 
     const record = store.insert({ id: randomUUID(), name: valid.name, template: valid.template, hypervisor, vcpus: valid.vcpus, memoryMiB: valid.memoryMiB, labels: valid.labels });
     this.announce(record);
-    return this.locked(record.id, () => this.boot(record, image, ['creating']));
+    return this.locked(record.id, () => this.boot(record, { kind: 'boot', image }, ['creating']));
   }
 
   async start(id: string): Promise<SandboxRecord> {
@@ -103,7 +146,7 @@ export class SandboxManager extends EventEmitter {
       const current = this.get(record.id);
       const from: SandboxState[] = ['stopped', 'crashed', 'error'];
       if (!from.includes(current.state)) throw wrongState(current, 'start');
-      return this.boot(current, await this.templates.image(current.template), from);
+      return this.boot(current, { kind: 'boot', image: await this.templates.image(current.template) }, from);
     });
   }
 
@@ -139,6 +182,7 @@ export class SandboxManager extends EventEmitter {
       }
       await rm(this.runDir(record.id), { recursive: true, force: true });
       this.options.store.delete(record.id);
+      await this.snapshotFiles.removeSandbox(record.id);
       this.emit('event', { type: 'state', id: record.id, name: record.name, state: 'stopped', reason: 'destroyed', at: Date.now() } satisfies SandboxEvent);
     });
   }
@@ -173,6 +217,150 @@ export class SandboxManager extends EventEmitter {
     return live ? vmmUsage(live.vm.handle.pid) : null;
   }
 
+  /**
+   * Captures a running or paused sandbox's memory, devices and disks. The guest is paused
+   * only for the capture; the snapshot becomes the sandbox's position in its tree, and
+   * retention then trims the oldest snapshots beyond the configured limits.
+   */
+  async snapshot(id: string, request: SnapshotRequest = {}): Promise<TakenSnapshot> {
+    const record = this.get(id);
+    return this.locked(record.id, async () => {
+      const current = this.get(record.id);
+      const live = this.live.get(current.id);
+      if (!live || !LIVE.includes(current.state)) throw wrongState(current, 'snapshot');
+      const { store } = this.options;
+      const own = store.snapshots.ofSandbox(current.id);
+      const name = request.name ?? nextSnapshotName(own.map((s) => s.name));
+      if (!isValidSnapshotName(name)) {
+        throw new SandboxError('invalid_argument', `name: "${name}" is not a valid snapshot name: use 1-64 letters, digits, spaces and . _ -`, { field: 'name' });
+      }
+      if (own.some((s) => s.name === name)) throw new SandboxError('already_exists', `name: sandbox "${current.name}" already has a snapshot named "${name}"`, { field: 'name' });
+      await this.snapshotFiles.ensureSpace(current.memoryMiB * 1024 * 1024);
+
+      const snapshotId = randomUUID();
+      const partial = await this.snapshotFiles.begin(current.id, snapshotId);
+      let saved: VmSnapshot;
+      try {
+        saved = await live.vm.snapshot(partial);
+        await this.snapshotFiles.commit(current.id, snapshotId);
+      } catch (error) {
+        await this.snapshotFiles.abandon(current.id, snapshotId);
+        throw error;
+      }
+      const snapshot = store.snapshots.insert({
+        id: snapshotId,
+        sandboxId: current.id,
+        parentId: current.currentSnapshotId,
+        name,
+        description: request.description ?? '',
+        createdAt: Date.now(),
+        hypervisor: current.hypervisor,
+        vmmVersion: saved.vmmVersion,
+        template: current.template,
+        vcpus: current.vcpus,
+        memoryMiB: current.memoryMiB,
+        boot: live.boot ?? bootOf(await this.templates.image(current.template)),
+        stateBytes: saved.files.reduce((sum, file) => sum + file.size, 0),
+        diskBytes: 0,
+        pauseMs: saved.pauseMs,
+        files: saved.files,
+        thumbnail: null,
+      });
+      this.announceSnapshot(current, snapshot, 'created');
+      const { deleted, note } = await this.applyRetention(current.id);
+      return { snapshot, deleted, retentionNote: note };
+    });
+  }
+
+  /** A sandbox's snapshots and its current position among them. */
+  snapshotTree(id: string): SnapshotTree {
+    const record = this.get(id);
+    return { current: record.currentSnapshotId, snapshots: this.options.store.snapshots.ofSandbox(record.id) };
+  }
+
+  getSnapshot(snapshotId: string): SnapshotRecord {
+    const snapshot = this.options.store.snapshots.get(snapshotId);
+    if (!snapshot) throw new SandboxError('not_found', `no snapshot with id "${snapshotId}"`);
+    return snapshot;
+  }
+
+  /**
+   * Backtracks a sandbox to one of its snapshots: files, processes and memory as they
+   * were. The snapshot's files are verified first, so a corrupt or missing one refuses
+   * the restore with the sandbox untouched; then the VMM is replaced by one restored from
+   * the snapshot, the agent reconnects and the guest clock is resynced.
+   */
+  async restoreSnapshot(id: string, snapshotId: string): Promise<SandboxRecord> {
+    const record = this.get(id);
+    return this.locked(record.id, async () => {
+      const current = this.get(record.id);
+      const snapshot = this.getSnapshot(snapshotId);
+      if (snapshot.sandboxId !== current.id) {
+        throw new SandboxError('invalid_argument', `snapshot "${snapshot.name}" belongs to another sandbox; fork it to get a sandbox from it`, { field: 'snapshotId' });
+      }
+      if (current.state === 'creating' || current.state === 'stopping') throw wrongState(current, 'restore a snapshot of');
+      const dir = await this.snapshotFiles.verify(current.id, snapshot.id, snapshot.files, `"${snapshot.name}"`);
+      const live = this.live.get(current.id);
+      if (live) {
+        live.expectedExit = 'stop';
+        await live.vm.kill();
+        await this.release(current.id, live);
+      }
+      const restored = await this.boot(current, { kind: 'restore', snapshot, dir, freshIdentity: false }, SANDBOX_STATES);
+      this.announceSnapshot(restored, snapshot, 'restored');
+      return restored;
+    });
+  }
+
+  /**
+   * New sandboxes from a snapshot, running beside the original with their own VMM,
+   * sockets and identity (hostname, machine id, random seed). All forks start at once.
+   */
+  async fork(snapshotId: string, request: ForkRequest = {}): Promise<SandboxRecord[]> {
+    const snapshot = this.getSnapshot(snapshotId);
+    const origin = this.options.store.get(snapshot.sandboxId);
+    const count = request.names?.length ?? request.count ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > 16) throw new SandboxError('invalid_argument', `count: ${count} is out of range: 1 to 16`, { field: 'count' });
+    const names = request.names ?? Array.from({ length: count }, () => `${(origin?.name ?? 'fork').slice(0, 50)}-${randomBytes(3).toString('hex')}`);
+    for (const name of names) {
+      if (!isValidSandboxName(name)) throw new SandboxError('invalid_argument', `names: "${name}" is not a valid sandbox name`, { field: 'names' });
+      if (this.options.store.getByName(name)) throw new SandboxError('already_exists', `names: a sandbox named "${name}" already exists`, { field: 'names' });
+    }
+    if (this.options.store.list().length + names.length > this.options.config.limits.maxSandboxes) {
+      throw new SandboxError('limit_reached', `the limit of ${this.options.config.limits.maxSandboxes} sandboxes is reached (config key limits.maxSandboxes)`);
+    }
+    await this.admitMemory(snapshot.memoryMiB * names.length);
+    const dir = await this.snapshotFiles.verify(snapshot.sandboxId, snapshot.id, snapshot.files, `"${snapshot.name}"`);
+    return Promise.all(
+      names.map((name) => {
+        const record = this.options.store.insert({
+          id: randomUUID(),
+          name,
+          template: snapshot.template,
+          hypervisor: snapshot.hypervisor,
+          vcpus: snapshot.vcpus,
+          memoryMiB: snapshot.memoryMiB,
+          labels: origin ? { ...origin.labels } : {},
+        });
+        this.announce(record);
+        return this.locked(record.id, () => this.boot(record, { kind: 'restore', snapshot, dir, freshIdentity: true }, ['creating']));
+      }),
+    );
+  }
+
+  /** Deletes a snapshot; its children and any sandbox positioned on it move to its parent, so nothing breaks. */
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    const snapshot = this.getSnapshot(snapshotId);
+    const deleteIt = async () => {
+      this.options.store.snapshots.delete(snapshot.id);
+      await this.snapshotFiles.remove(snapshot.sandboxId, snapshot.id);
+      const owner = this.options.store.get(snapshot.sandboxId);
+      if (owner) this.announceSnapshot(owner, snapshot, 'deleted');
+    };
+    // Serialised with the owner's restores, which read the files.
+    return this.options.store.get(snapshot.sandboxId) ? this.locked(snapshot.sandboxId, deleteIt) : deleteIt();
+  }
+
   /** Lets go of the VMs without stopping them: a new manager adopts them. */
   close(): void {
     for (const live of this.live.values()) {
@@ -182,32 +370,42 @@ export class SandboxManager extends EventEmitter {
     this.live.clear();
   }
 
-  private async boot(record: SandboxRecord, image: MinimalImage, from: readonly SandboxState[]): Promise<SandboxRecord> {
+  private async boot(record: SandboxRecord, source: VmSource, from: readonly SandboxState[]): Promise<SandboxRecord> {
     const { store } = this.options;
-    if (record.state !== 'creating') this.announce(store.transition(record.id, { from, to: 'creating' }));
+    if (record.state !== 'creating') this.announce(store.transition(record.id, { from, to: 'creating', reason: source.kind === 'restore' ? `restoring snapshot "${source.snapshot.name}"` : undefined }));
     const runDir = this.runDir(record.id);
     await rm(runDir, { recursive: true, force: true });
     await mkdir(runDir, { recursive: true, mode: 0o700 });
     let vm: RunningVm | null = null;
     try {
-      vm = await this.driver(record.hypervisor).launch({
+      const bootFiles = source.kind === 'boot' ? source.image : source.snapshot.boot;
+      const spec = {
         id: record.id,
         hostname: record.name,
-        kernel: image.kernel,
-        initrd: image.initrd,
-        cmdline: image.cmdline,
+        kernel: bootFiles.kernel,
+        initrd: bootFiles.initrd,
+        cmdline: bootFiles.cmdline,
         vcpus: record.vcpus,
         memoryMiB: record.memoryMiB,
         runDir,
-      });
+      };
+      const driver = this.driver(record.hypervisor);
+      vm = source.kind === 'boot' ? await driver.launch(spec) : await driver.restore(spec, source.dir);
       // Recorded before the guest is even up: a daemon killed from here on finds the
       // process again instead of leaving it orphaned.
       store.transition(record.id, { from: ['creating'], to: 'creating', handle: vm.handle });
-      const live: Live = { vm, agent: null, expectedExit: null };
+      const live: Live = { vm, boot: { kernel: spec.kernel, initrd: spec.initrd, cmdline: spec.cmdline }, agent: null, expectedExit: null };
       this.live.set(record.id, live);
       this.watch(record.id, live);
-      await this.agentOf(record.id, live);
-      return this.announce(store.transition(record.id, { from: ['creating'], to: 'running' }));
+      const agent = await this.agentOf(record.id, live);
+      if (source.kind === 'boot') return this.announce(store.transition(record.id, { from: ['creating'], to: 'running' }));
+      // The guest's clock stood still while the state was on disk.
+      await agent.setTime(Date.now());
+      if (source.freshIdentity) await assignGuestIdentity(agent, record.name);
+      store.snapshots.setCurrent(record.id, source.snapshot.id);
+      return this.announce(
+        store.transition(record.id, { from: ['creating'], to: 'running', reason: `restored snapshot "${source.snapshot.name}"; agent reconnected, guest clock resynced` }),
+      );
     } catch (error) {
       const reason = vm ? await withSerialTail((error as Error).message, vm.handle.serialLog) : (error as Error).message;
       const live = this.live.get(record.id);
@@ -308,9 +506,11 @@ export class SandboxManager extends EventEmitter {
       const vm = record.handle && driver ? await driver.adopt(record.handle) : null;
       if (vm && LIVE.includes(record.state)) {
         kept.add(vm.handle.pid);
-        const live: Live = { vm, agent: null, expectedExit: null };
+        const live: Live = { vm, boot: null, agent: null, expectedExit: null };
         this.live.set(record.id, live);
         this.watch(record.id, live);
+        // A daemon killed in the middle of a snapshot leaves the guest paused for capture.
+        if (record.state === 'running' && (await vm.status().catch(() => 'running')) === 'paused') await vm.resume();
         continue;
       }
       if (vm) {
@@ -332,6 +532,25 @@ export class SandboxManager extends EventEmitter {
     for (const entry of await readdir(this.runRoot).catch(() => [])) {
       if (!this.live.has(entry)) await rm(join(this.runRoot, entry), { recursive: true, force: true });
     }
+    const registered = new Map(store.list().map((record) => [record.id, new Set(store.snapshots.ofSandbox(record.id).map((s) => s.id))]));
+    await this.snapshotFiles.sweep(registered);
+  }
+
+  private async applyRetention(sandboxId: string): Promise<{ deleted: SnapshotRecord[]; note: string | null }> {
+    const { store, config } = this.options;
+    const protectedIds = new Set(store.list().flatMap((record) => store.snapshots.lineage(record.currentSnapshotId).map((s) => s.id)));
+    const plan = planRetention(store.snapshots.all(), sandboxId, protectedIds, config.snapshots);
+    for (const victim of plan.victims) {
+      store.snapshots.delete(victim.id);
+      await this.snapshotFiles.remove(victim.sandboxId, victim.id);
+      const owner = store.get(victim.sandboxId);
+      if (owner) this.announceSnapshot(owner, victim, 'deleted');
+    }
+    return { deleted: plan.victims, note: plan.note };
+  }
+
+  private announceSnapshot(record: SandboxRecord, snapshot: SnapshotRecord, action: 'created' | 'restored' | 'deleted'): void {
+    this.emit('event', { type: 'snapshot', id: record.id, name: record.name, action, snapshotId: snapshot.id, snapshotName: snapshot.name, at: Date.now() } satisfies SandboxEvent);
   }
 
   private async admitMemory(memoryMiB: number): Promise<void> {
@@ -376,6 +595,22 @@ export class SandboxManager extends EventEmitter {
 
 function wrongState(record: SandboxRecord, verb: string): SandboxError {
   return new SandboxError('invalid_state', `cannot ${verb} sandbox "${record.name}": it is ${record.state}`, { state: record.state });
+}
+
+const SNAPSHOT_NAME = /^[A-Za-z0-9._-][A-Za-z0-9._ -]{0,63}$/;
+
+function isValidSnapshotName(name: string): boolean {
+  return SNAPSHOT_NAME.test(name) && !name.endsWith(' ');
+}
+
+function nextSnapshotName(taken: readonly string[]): string {
+  for (let n = taken.length + 1; ; n++) {
+    if (!taken.includes(`snap-${n}`)) return `snap-${n}`;
+  }
+}
+
+function bootOf(image: MinimalImage): SnapshotBoot {
+  return { kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline };
 }
 
 function delay(ms: number): Promise<void> {

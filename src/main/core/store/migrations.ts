@@ -49,6 +49,42 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'snapshots: a tree per sandbox, and each sandbox\'s position in it',
+    up(db) {
+      // files: [{name, size, sha256}] of the saved state, checked before every restore.
+      // parent_id is the snapshot the state descends from, possibly another sandbox's
+      // (a fork); deleting a snapshot re-parents its children in the same transaction.
+      db.exec(`
+        CREATE TABLE snapshots (
+          id           TEXT PRIMARY KEY NOT NULL,
+          sandbox_id   TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+          parent_id    TEXT REFERENCES snapshots(id) ON DELETE SET NULL,
+          name         TEXT NOT NULL,
+          description  TEXT NOT NULL DEFAULT '',
+          created_at   INTEGER NOT NULL,
+          hypervisor   TEXT NOT NULL,
+          vmm_version  TEXT NOT NULL,
+          template     TEXT NOT NULL,
+          vcpus        INTEGER NOT NULL CHECK (vcpus > 0),
+          memory_mib   INTEGER NOT NULL CHECK (memory_mib > 0),
+          boot         TEXT NOT NULL CHECK (json_valid(boot)),
+          state_bytes  INTEGER NOT NULL CHECK (state_bytes >= 0),
+          disk_bytes   INTEGER NOT NULL DEFAULT 0 CHECK (disk_bytes >= 0),
+          pause_ms     REAL NOT NULL CHECK (pause_ms >= 0),
+          files        TEXT NOT NULL CHECK (json_valid(files)),
+          thumbnail    TEXT,
+          UNIQUE (sandbox_id, name)
+        ) STRICT;
+
+        CREATE INDEX snapshots_by_sandbox ON snapshots (sandbox_id, created_at);
+        CREATE INDEX snapshots_by_parent ON snapshots (parent_id);
+
+        ALTER TABLE sandboxes ADD COLUMN current_snapshot_id TEXT REFERENCES snapshots(id) ON DELETE SET NULL;
+      `);
+    },
+  },
 ];
 
 function latestVersion(migrations: readonly Migration[]): number {

@@ -5,6 +5,7 @@ import { SandboxError } from '../errors/sandbox-error.js';
 import type { HypervisorKind, VmHandle } from '../hypervisor/hypervisor-driver.js';
 import { appPaths } from '../paths/app-paths.js';
 import { applyMigrations } from './migrations.js';
+import { SnapshotStore } from './snapshot-store.js';
 import type { SandboxState } from '../../../shared/api/sandbox-schemas.js';
 
 export { SANDBOX_STATES, type SandboxState } from '../../../shared/api/sandbox-schemas.js';
@@ -23,6 +24,8 @@ export interface SandboxRecord {
   stateReason: string | null;
   /** Set while a VMM process exists for the sandbox; what reconciliation checks after a restart. */
   handle: VmHandle | null;
+  /** The snapshot the current state descends from: its position in the snapshot tree. */
+  currentSnapshotId: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -68,6 +71,7 @@ interface SandboxRow {
   handle: string | null;
   created_at: number;
   updated_at: number;
+  current_snapshot_id?: string | null;
 }
 
 interface EventRow {
@@ -94,6 +98,7 @@ function toRecord(row: SandboxRow): SandboxRecord {
     state: row.state as SandboxState,
     stateReason: row.state_reason,
     handle: row.handle === null ? null : (JSON.parse(row.handle) as VmHandle),
+    currentSnapshotId: row.current_snapshot_id ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -113,7 +118,11 @@ function isSqliteError(err: unknown): err is Error & { code: string } {
  * the method returns.
  */
 export class SandboxStore {
-  private constructor(private readonly db: Database.Database) {}
+  readonly snapshots: SnapshotStore;
+
+  private constructor(private readonly db: Database.Database) {
+    this.snapshots = new SnapshotStore(db);
+  }
 
   static open(path: string): SandboxStore {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });

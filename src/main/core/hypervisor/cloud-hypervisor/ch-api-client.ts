@@ -93,6 +93,16 @@ export class ChApiClient {
     await this.call('PUT', name);
   }
 
+  /** Writes config.json, state.json and memory-ranges into an existing empty directory; the VM must be paused. */
+  async snapshot(directory: string): Promise<void> {
+    await this.call('PUT', 'vm.snapshot', JSON.stringify({ destination_url: `file://${directory}` }));
+  }
+
+  /** Loads a snapshot into a VMM that has no VM yet; the VM comes back paused. */
+  async restore(directory: string): Promise<void> {
+    await this.call('PUT', 'vm.restore', JSON.stringify({ source_url: `file://${directory}`, prefault: false }));
+  }
+
   private call(method: 'GET' | 'PUT', endpoint: string, body?: string): Promise<ChResponse> {
     const result = this.queue.then(() => this.send(method, endpoint, body));
     this.queue = result.catch(() => undefined);

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { open, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient } from '../../agent/agent-client.js';
 import { connectChVsock } from '../../agent/agent-transports.js';
 import { SandboxError } from '../../errors/sandbox-error.js';
-import type { HypervisorDriver, RunningVm, VmExit, VmHandle, VmLaunchSpec, VmRunState } from '../hypervisor-driver.js';
+import type { HypervisorDriver, RunningVm, VmExit, VmHandle, VmLaunchSpec, VmRunState, VmSnapshot } from '../hypervisor-driver.js';
+import { hashFile } from '../state-file-digest.js';
 import { isSameProcess, readPidStartTicks, waitForProcessExit } from '../process-identity.js';
 import { ChApiClient, type ChPing } from './ch-api-client.js';
 import { AGENT_VSOCK_PORT, chVmConfig } from './ch-vm-config.js';
@@ -45,7 +46,41 @@ export class CloudHypervisorDriver implements HypervisorDriver {
 
   constructor(private readonly options: CloudHypervisorDriverOptions) {}
 
-  async launch(spec: VmLaunchSpec): Promise<RunningVm> {
+  launch(spec: VmLaunchSpec): Promise<RunningVm> {
+    return this.start(spec, async (api, files) => {
+      await api.createVm(chVmConfig(spec, files));
+      await api.action('vm.boot');
+    });
+  }
+
+  /**
+   * vm.restore on a fresh VMM. CH rebinds the socket paths and reopens the files named
+   * in the snapshot's config.json, so the VM is restored from a directory of its own
+   * whose config.json names this VM's run directory, with the (verified) state and
+   * memory linked in rather than copied.
+   */
+  restore(spec: VmLaunchSpec, dir: string): Promise<RunningVm> {
+    return this.start(spec, async (api, files) => {
+      const staged = join(spec.runDir, 'restore');
+      await rm(staged, { recursive: true, force: true });
+      await mkdir(staged, { mode: 0o700 });
+      const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+      config.serial = { ...config.serial, file: files.serialLog };
+      config.vsock = { ...config.vsock, socket: files.vsockSocket };
+      await writeFile(join(staged, 'config.json'), JSON.stringify(config), { mode: 0o600 });
+      for (const name of await readdir(dir)) {
+        if (name !== 'config.json') await symlink(join(dir, name), join(staged, name));
+      }
+      try {
+        await api.restore(staged);
+        await api.action('vm.resume');
+      } finally {
+        await rm(staged, { recursive: true, force: true });
+      }
+    });
+  }
+
+  private async start(spec: VmLaunchSpec, boot: (api: ChApiClient, files: ChRunFiles) => Promise<void>): Promise<RunningVm> {
     const files = chRunFiles(spec.runDir);
     // Up to v52 CH cannot bind over an existing path, and CH binds the vsock socket at boot
     // the same way; a crashed earlier run may have left either behind.
@@ -87,8 +122,7 @@ export class CloudHypervisorDriver implements HypervisorDriver {
     if (unsupported) return failed(unsupported, 'hypervisor_unavailable');
 
     try {
-      await api.createVm(chVmConfig(spec, files));
-      await api.action('vm.boot');
+      await boot(api, files);
     } catch (error) {
       return failed(`Cloud Hypervisor could not start the VM: ${(error as Error).message}`);
     }
@@ -171,6 +205,20 @@ class ChVm implements RunningVm {
     this.killed = true;
     if (await isSameProcess(this.handle.pid, this.handle.pidStartTicks)) process.kill(this.handle.pid, 'SIGKILL');
     await this.exited;
+  }
+
+  async snapshot(dir: string): Promise<VmSnapshot> {
+    const wasRunning = (await this.status()) === 'running';
+    const { version } = await this.api.ping();
+    const started = performance.now();
+    if (wasRunning) await this.api.action('vm.pause');
+    try {
+      await this.api.snapshot(dir);
+      const files = await Promise.all((await readdir(dir)).sort().map((name) => hashFile(dir, name)));
+      return { files, pauseMs: performance.now() - started, vmmVersion: version };
+    } finally {
+      if (wasRunning) await this.api.action('vm.resume');
+    }
   }
 
   /**

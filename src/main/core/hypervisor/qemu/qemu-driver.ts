@@ -5,12 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient } from '../../agent/agent-client.js';
 import { connectUnixSocket } from '../../agent/agent-transports.js';
 import { SandboxError } from '../../errors/sandbox-error.js';
-import type { HypervisorDriver, RunningVm, VmExit, VmHandle, VmLaunchSpec, VmRunState } from '../hypervisor-driver.js';
+import type { HypervisorDriver, RunningVm, VmExit, VmHandle, VmLaunchSpec, VmRunState, VmSnapshot } from '../hypervisor-driver.js';
 import { hostTscKhz } from '../host-tsc.js';
 import { isSameProcess, readPidStartTicks, waitForProcessExit } from '../process-identity.js';
 import { chooseQemuAccel } from '../qemu-accel.js';
 import { qemuMicrovmArgs, type QemuAccel } from '../qemu-command.js';
 import { QmpClient } from './qmp-client.js';
+import { migrateFromFile, migrateToFile } from './qemu-migration.js';
 
 export interface QemuDriverOptions {
   binary?: string;
@@ -19,6 +20,8 @@ export interface QemuDriverOptions {
 }
 
 const QMP_DEADLINE_MS = 15_000;
+/** QEMU's migration stream: device state and guest RAM (zero pages cost a few bytes). */
+const MEMORY_STATE_FILE = 'memory.qemu';
 
 /**
  * QEMU `-M microvm` through QMP. The QEMU process is started in its own session so it
@@ -29,7 +32,15 @@ export class QemuDriver implements HypervisorDriver {
 
   constructor(private readonly options: QemuDriverOptions = {}) {}
 
-  async launch(spec: VmLaunchSpec): Promise<RunningVm> {
+  launch(spec: VmLaunchSpec): Promise<RunningVm> {
+    return this.start(spec, null);
+  }
+
+  restore(spec: VmLaunchSpec, dir: string): Promise<RunningVm> {
+    return this.start(spec, dir);
+  }
+
+  private async start(spec: VmLaunchSpec, restoreFrom: string | null): Promise<QemuVm> {
     const accel = this.options.accel ?? (await chooseQemuAccel(spec.kernel)).accel;
     const files = vmFiles(spec.runDir);
     const args = [
@@ -45,6 +56,7 @@ export class QemuDriver implements HypervisorDriver {
         serialLog: files.serialLog,
         qmpSocket: files.qmpSocket,
       }),
+      ...(restoreFrom ? ['-incoming', 'defer'] : []),
     ];
     const log = await open(files.vmmLog, 'w', 0o600);
     const child = spawn(this.options.binary ?? 'qemu-system-x86_64', args, {
@@ -88,7 +100,16 @@ export class QemuDriver implements HypervisorDriver {
       controlSocket: files.qmpSocket,
       agent: { kind: 'unix', path: files.agentSocket },
     };
-    return new QemuVm(handle, qmp, exited);
+    const vm = new QemuVm(handle, qmp, exited);
+    if (restoreFrom) {
+      try {
+        await migrateFromFile(qmp, spec.runDir, join(restoreFrom, MEMORY_STATE_FILE));
+        await qmp.execute('cont');
+      } catch (error) {
+        return failed((error as Error).message);
+      }
+    }
+    return vm;
   }
 
   async adopt(handle: VmHandle): Promise<RunningVm | null> {
@@ -142,6 +163,23 @@ class QemuVm implements RunningVm {
   async kill(): Promise<void> {
     if (await isSameProcess(this.handle.pid, this.handle.pidStartTicks)) process.kill(this.handle.pid, 'SIGKILL');
     await this.exited;
+  }
+
+  async snapshot(dir: string): Promise<VmSnapshot> {
+    const wasRunning = (await this.status()) === 'running';
+    const { qemu } = await this.qmp.execute<{ qemu: { major: number; minor: number; micro: number } }>('query-version');
+    const started = performance.now();
+    if (wasRunning) await this.qmp.execute('stop');
+    try {
+      const memory = await migrateToFile(this.qmp, this.handle.runDir, join(dir, MEMORY_STATE_FILE));
+      return {
+        files: [{ name: MEMORY_STATE_FILE, ...memory }],
+        pauseMs: performance.now() - started,
+        vmmVersion: `${qemu.major}.${qemu.minor}.${qemu.micro}`,
+      };
+    } finally {
+      if (wasRunning) await this.qmp.execute('cont');
+    }
   }
 
   async connectAgent(deadlineMs: number): Promise<AgentClient> {
