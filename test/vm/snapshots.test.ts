@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultAppConfig } from '../../src/main/core/config/app-config.js';
 import { processesMentioning } from '../../src/main/core/sandbox/host-resources.js';
 import type { SandboxEvent } from '../../src/main/core/sandbox/sandbox-manager.js';
 import { minimalImage } from '../support/minimal-vm.js';
@@ -173,6 +174,48 @@ describe('snapshots on QEMU', () => {
   });
 });
 
+describe('warm start', () => {
+  it('creates later sandboxes of a shape by restoring a booted state, each with its own identity', async () => {
+    const h = await openHarness();
+    const reasons = new Map<string, string>();
+    h.manager.on('event', (e: SandboxEvent) => {
+      if (e.type === 'state' && e.state === 'running') reasons.set(e.name, e.reason ?? '');
+    });
+    try {
+      // The first sandbox of a shape captures its warm state (unless an earlier run already did).
+      await h.manager.create({ name: 'warm-1', memoryMiB: 200 });
+      await h.manager.create({ name: 'warm-2', memoryMiB: 200 });
+      await h.manager.create({ name: 'warm-3', memoryMiB: 200 });
+      expect(reasons.get('warm-2')).toMatch(/restored the warm-start state/);
+      expect(reasons.get('warm-3')).toMatch(/restored the warm-start state/);
+      const ids = await Promise.all(['warm-2', 'warm-3'].map((name) => sh(h, name, 'hostname; cat /etc/machine-id')));
+      expect(ids[0]).toMatch(/^warm-2\n[0-9a-f]{32}$/);
+      expect(ids[1]).toMatch(/^warm-3\n[0-9a-f]{32}$/);
+      expect(ids[0]!.split('\n')[1]).not.toBe(ids[1]!.split('\n')[1]);
+      expect(h.manager.snapshotTree('warm-2')).toEqual({ current: null, snapshots: [] });
+    } finally {
+      for (const record of h.manager.list()) await h.manager.destroy(record.id);
+      h.store.close();
+      await rm(h.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('boots cold when snapshots.warmStart is off', async () => {
+    const config = { ...defaultAppConfig(), hypervisor: 'qemu' as const, snapshots: { ...defaultAppConfig().snapshots, warmStart: false } };
+    const h = await openHarness(undefined, config);
+    try {
+      const events: SandboxEvent[] = [];
+      h.manager.on('event', (e: SandboxEvent) => events.push(e));
+      await h.manager.create({ name: 'cold', memoryMiB: 200 });
+      expect(events.some((e) => e.type === 'state' && e.state === 'running' && e.reason === null)).toBe(true);
+      await h.manager.destroy('cold');
+    } finally {
+      h.store.close();
+      await rm(h.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('snapshots under pressure', () => {
   it('refuses a snapshot when the disk is too small, registering nothing', async () => {
     const h = await openHarness();
@@ -184,7 +227,7 @@ describe('snapshots under pressure', () => {
       await expect(h.manager.snapshot('tight')).rejects.toMatchObject({ code: 'insufficient_space', message: expect.stringMatching(/not enough disk space.*MiB free/) });
       expect(h.manager.snapshotTree('tight')).toEqual({ current: null, snapshots: [] });
       expect(await readdir(join(tmpfs, h.manager.get('tight').id)).catch(() => [])).toEqual([]);
-      expect((await h.manager.agent('tight')).ping()).resolves.toBeGreaterThanOrEqual(0);
+      await expect((await h.manager.agent('tight')).ping()).resolves.toBeGreaterThanOrEqual(0);
       await h.manager.destroy('tight');
     } finally {
       h.store.close();

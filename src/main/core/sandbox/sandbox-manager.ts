@@ -18,6 +18,7 @@ import { isValidSandboxName, validateCreateRequest, type CreateSandboxRequest } 
 import { assignGuestIdentity } from './guest-identity.js';
 import { SnapshotFiles } from '../snapshots/snapshot-files.js';
 import { planRetention } from '../snapshots/snapshot-retention.js';
+import { WarmStartCache, type WarmStartKey } from '../snapshots/warm-start-cache.js';
 import type { SnapshotBoot, SnapshotRecord } from '../store/snapshot-store.js';
 import { SANDBOX_STATES } from '../store/sandbox-store.js';
 import { hostMemAvailableMiB, processesMentioning } from './host-resources.js';
@@ -73,7 +74,15 @@ export interface ForkRequest {
 /** How a VM is brought up: booted from its image, or restored from a saved state. */
 type VmSource =
   | { kind: 'boot'; image: MinimalImage }
-  | { kind: 'restore'; snapshot: SnapshotRecord; dir: string; freshIdentity: boolean };
+  | {
+      kind: 'restore';
+      dir: string;
+      boot: SnapshotBoot;
+      /** The snapshot that becomes the sandbox's position; null for a warm start, which is not in any tree. */
+      snapshot: SnapshotRecord | null;
+      label: string;
+      freshIdentity: boolean;
+    };
 
 const AGENT_DEADLINE_MS = 120_000;
 const LIVE: readonly SandboxState[] = ['running', 'paused'];
@@ -98,6 +107,7 @@ export class SandboxManager extends EventEmitter {
   private readonly runRoot: string;
   readonly templates: TemplateCatalog;
   private readonly snapshotFiles: SnapshotFiles;
+  private readonly warmStarts = new WarmStartCache();
 
   private constructor(private readonly options: SandboxManagerOptions) {
     super();
@@ -137,7 +147,23 @@ export class SandboxManager extends EventEmitter {
 
     const record = store.insert({ id: randomUUID(), name: valid.name, template: valid.template, hypervisor, vcpus: valid.vcpus, memoryMiB: valid.memoryMiB, labels: valid.labels });
     this.announce(record);
-    return this.locked(record.id, () => this.boot(record, { kind: 'boot', image }, ['creating']));
+    if (!config.snapshots.warmStart) return this.locked(record.id, () => this.boot(record, { kind: 'boot', image }, ['creating']));
+    const key: WarmStartKey = { imageDir: image.dir, hypervisor, vcpus: valid.vcpus, memoryMiB: valid.memoryMiB };
+    return this.locked(record.id, async () => {
+      const warm = await this.warmStarts.find(key);
+      if (warm) {
+        const source: VmSource = { kind: 'restore', dir: warm.dir, boot: warm.boot, snapshot: null, label: 'the warm-start state', freshIdentity: true };
+        return this.boot(record, source, ['creating']).catch(async () => {
+          // A warm state this VMM cannot load is dropped, and the sandbox boots instead.
+          await this.warmStarts.discard(key);
+          return this.boot(this.get(record.id), { kind: 'boot', image }, ['error']);
+        });
+      }
+      const booted = await this.boot(record, { kind: 'boot', image }, ['creating']);
+      const live = this.live.get(record.id);
+      if (live?.boot) await this.warmStarts.capture(key, live.vm, live.boot).catch(() => undefined);
+      return booted;
+    });
   }
 
   async start(id: string): Promise<SandboxRecord> {
@@ -306,7 +332,7 @@ export class SandboxManager extends EventEmitter {
         await live.vm.kill();
         await this.release(current.id, live);
       }
-      const restored = await this.boot(current, { kind: 'restore', snapshot, dir, freshIdentity: false }, SANDBOX_STATES);
+      const restored = await this.boot(current, { kind: 'restore', dir, boot: snapshot.boot, snapshot, label: `snapshot "${snapshot.name}"`, freshIdentity: false }, SANDBOX_STATES);
       this.announceSnapshot(restored, snapshot, 'restored');
       return restored;
     });
@@ -343,7 +369,9 @@ export class SandboxManager extends EventEmitter {
           labels: origin ? { ...origin.labels } : {},
         });
         this.announce(record);
-        return this.locked(record.id, () => this.boot(record, { kind: 'restore', snapshot, dir, freshIdentity: true }, ['creating']));
+        return this.locked(record.id, () =>
+          this.boot(record, { kind: 'restore', dir, boot: snapshot.boot, snapshot, label: `snapshot "${snapshot.name}"`, freshIdentity: true }, ['creating']),
+        );
       }),
     );
   }
@@ -372,13 +400,13 @@ export class SandboxManager extends EventEmitter {
 
   private async boot(record: SandboxRecord, source: VmSource, from: readonly SandboxState[]): Promise<SandboxRecord> {
     const { store } = this.options;
-    if (record.state !== 'creating') this.announce(store.transition(record.id, { from, to: 'creating', reason: source.kind === 'restore' ? `restoring snapshot "${source.snapshot.name}"` : undefined }));
+    if (record.state !== 'creating') this.announce(store.transition(record.id, { from, to: 'creating', reason: source.kind === 'restore' ? `restoring ${source.label}` : undefined }));
     const runDir = this.runDir(record.id);
     await rm(runDir, { recursive: true, force: true });
     await mkdir(runDir, { recursive: true, mode: 0o700 });
     let vm: RunningVm | null = null;
     try {
-      const bootFiles = source.kind === 'boot' ? source.image : source.snapshot.boot;
+      const bootFiles = source.kind === 'boot' ? source.image : source.boot;
       const spec = {
         id: record.id,
         hostname: record.name,
@@ -402,9 +430,9 @@ export class SandboxManager extends EventEmitter {
       // The guest's clock stood still while the state was on disk.
       await agent.setTime(Date.now());
       if (source.freshIdentity) await assignGuestIdentity(agent, record.name);
-      store.snapshots.setCurrent(record.id, source.snapshot.id);
+      if (source.snapshot) store.snapshots.setCurrent(record.id, source.snapshot.id);
       return this.announce(
-        store.transition(record.id, { from: ['creating'], to: 'running', reason: `restored snapshot "${source.snapshot.name}"; agent reconnected, guest clock resynced` }),
+        store.transition(record.id, { from: ['creating'], to: 'running', reason: `restored ${source.label}; agent reconnected, guest clock resynced` }),
       );
     } catch (error) {
       const reason = vm ? await withSerialTail((error as Error).message, vm.handle.serialLog) : (error as Error).message;
