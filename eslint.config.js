@@ -52,7 +52,8 @@ export default tseslint.config(
     files: ['src/sdk/**/*.ts'],
     rules: restrict([
       { group: ['electron', 'electron/*'], message: 'The SDK is a plain Node client.' },
-      { group: ['**/main/**', '!**/main/core/paths/app-paths.js', '**/renderer/**', '**/preload/**'], message: 'The SDK talks to the daemon over the API; it shares only src/shared and app-paths.' },
+      // gitignore semantics: a file is re-included only once every excluded parent directory is.
+      { group: ['**/main/**', '!**/main/core', '!**/main/core/paths', '!**/main/core/paths/app-paths.js', '**/renderer/**', '**/preload/**'], message: 'The SDK talks to the daemon over the API; it shares only src/shared and app-paths.' },
     ]),
   },
   {

@@ -23,6 +23,9 @@ npx eslint .
 echo "==> building the minimal guest image (cached after the first run)"
 npx tsx src/main/cli/build-image.ts
 
+echo "==> building the SDK"
+npm run --silent build:sdk
+
 echo "==> vitest (host tests, then real-VM tests)"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json" || status=$?

@@ -1,0 +1,15 @@
+export { MicrovmClient, type BuildProgressEvent } from './microvm-client.js';
+export { MicrovmError } from './microvm-error.js';
+export { Sandbox, type SandboxCreateOptions, type LogsOptions } from './sandbox.js';
+export { SandboxFiles, type WriteOptions } from './sandbox-files.js';
+export { SandboxSnapshots } from './sandbox-snapshots.js';
+export type { Snapshot, SnapshotTree, TakenSnapshot, CreateSnapshotBody, ForkBody } from '../shared/api/snapshot-schemas.js';
+export { ExecHandle, type ExecOptions, type ExecOutput, type SpawnOptions } from './exec-handle.js';
+export type { ClientOptions, RequestInit, QueryValue } from './api-transport.js';
+export type { Sandbox as SandboxInfo, SandboxState, HypervisorKind } from '../shared/api/sandbox-schemas.js';
+export type { FileInfo, WrittenFile } from '../shared/api/file-schemas.js';
+export type { SandboxEvent } from '../shared/api/event-schemas.js';
+export type { Template } from '../shared/api/template-schemas.js';
+export type { Health, Version, SystemInfo } from '../shared/api/system-schemas.js';
+export type { Problem } from '../shared/api/problem-schema.js';
+export { ERROR_CODES, type ErrorCode } from '../shared/error-codes.js';
