@@ -28,10 +28,13 @@ const TEMPLATES: Record<string, TemplateDefinition> = {
 /**
  * The templates sandboxes boot from and their cached images. Builds of one template are
  * shared: a second caller while one runs waits for the same build instead of racing it.
+ * Checking that an image is up to date means asking apt and hashing the agent's sources
+ * (about 1.5 s), so a process does it once per template; an explicit build checks again.
  */
 export class TemplateCatalog {
   private readonly building = new Map<string, Promise<MinimalImage>>();
   private readonly listeners = new Map<string, Set<ProgressListener>>();
+  private readonly ready = new Map<string, MinimalImage>();
 
   names(): string[] {
     return Object.keys(TEMPLATES);
@@ -46,12 +49,17 @@ export class TemplateCatalog {
     );
   }
 
-  /** The template's image, built first if its inputs changed; progress goes to every waiting caller's listener. */
-  image(name: string, onProgress?: ProgressListener): Promise<MinimalImage> {
+  /**
+   * The template's image, built first if its inputs changed (checked once per process, or
+   * again with `recheck`); progress goes to every waiting caller's listener.
+   */
+  async image(name: string, onProgress?: ProgressListener, options: { recheck?: boolean } = {}): Promise<MinimalImage> {
     const definition = Object.hasOwn(TEMPLATES, name) ? TEMPLATES[name] : undefined;
     if (!definition) {
       throw new SandboxError('not_found', `template: unknown template "${name}"; available: ${this.names().join(', ')}`, { field: 'template' });
     }
+    const known = this.ready.get(name);
+    if (known && !options.recheck) return known;
     const listeners = this.listeners.get(name) ?? new Set<ProgressListener>();
     if (onProgress) listeners.add(onProgress);
     this.listeners.set(name, listeners);
@@ -59,6 +67,7 @@ export class TemplateCatalog {
     if (!build) {
       build = definition.build((event) => listeners.forEach((listener) => listener(event)));
       this.building.set(name, build);
+      void build.then((image) => this.ready.set(name, image), () => undefined);
       const done = () => {
         this.building.delete(name);
         this.listeners.delete(name);

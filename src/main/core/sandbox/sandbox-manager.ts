@@ -225,11 +225,15 @@ export class SandboxManager extends EventEmitter {
    * Builds a template's image if its inputs changed, announcing progress on the event
    * stream (under `name`: the sandbox waiting for it, or the template itself).
    */
-  buildTemplate(template: string, name = template, onProgress?: ProgressListener): Promise<MinimalImage> {
-    return this.templates.image(template, (e) => {
-      onProgress?.(e);
-      this.emit('event', { type: 'progress', id: '', name, step: e.step, message: e.message, fraction: e.fraction } satisfies SandboxEvent);
-    });
+  buildTemplate(template: string, name = template, onProgress?: ProgressListener, options: { recheck?: boolean } = {}): Promise<MinimalImage> {
+    return this.templates.image(
+      template,
+      (e) => {
+        onProgress?.(e);
+        this.emit('event', { type: 'progress', id: '', name, step: e.step, message: e.message, fraction: e.fraction } satisfies SandboxEvent);
+      },
+      options,
+    );
   }
 
   /** The serial console log of a sandbox's current run, or null when no VMM runs. */
