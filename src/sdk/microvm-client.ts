@@ -19,6 +19,8 @@ export interface BuildProgressEvent {
  * (options, else MICROVM_URL / MICROVM_TOKEN, else MICROVM_SOCKET, else the default socket).
  * Paths are relative to /api/v1.
  */
+const SANDBOX_EVENT_TYPES: ReadonlySet<string> = new Set<SandboxEvent['type']>(['state', 'progress', 'snapshot']);
+
 export class MicrovmClient {
   private readonly transport: ApiTransport;
   /** 'unix:/path' or the URL, for messages. */
@@ -59,7 +61,8 @@ export class MicrovmClient {
     try {
       const response = await this.stream('GET', '/events', { headers: { accept: 'text/event-stream' }, signal: options.signal });
       for await (const message of readServerSentEvents(response)) {
-        if (message.event === 'state' || message.event === 'progress') onEvent(JSON.parse(message.data) as SandboxEvent);
+        // Event types this SDK does not know yet (a newer daemon) are skipped, not misread.
+        if (SANDBOX_EVENT_TYPES.has(message.event)) onEvent(JSON.parse(message.data) as SandboxEvent);
       }
     } catch (error) {
       if (options.signal?.aborted) return;

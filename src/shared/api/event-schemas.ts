@@ -19,5 +19,14 @@ export const SandboxEventSchema = Type.Union([
     message: Type.String(),
     fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   }),
+  Type.Object({
+    type: Type.Literal('snapshot'),
+    id: Type.String({ description: 'The sandbox' }),
+    name: Type.String(),
+    action: Type.Enum(['created', 'restored', 'deleted']),
+    snapshotId: Type.String(),
+    snapshotName: Type.String(),
+    at: Type.Integer({ description: 'Unix milliseconds' }),
+  }),
 ]);
 export type SandboxEvent = Static<typeof SandboxEventSchema>;

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { SandboxEvent } from '../../../shared/api/event-schemas.js';
 import { EventEmitter } from 'node:events';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,11 +24,8 @@ import type { SnapshotBoot, SnapshotRecord } from '../store/snapshot-store.js';
 import { SANDBOX_STATES } from '../store/sandbox-store.js';
 import { hostMemAvailableMiB, processesMentioning } from './host-resources.js';
 
-export type SandboxEvent =
-  | { type: 'state'; id: string; name: string; state: SandboxState; reason: string | null; at: number }
-  | { type: 'snapshot'; id: string; name: string; action: 'created' | 'restored' | 'deleted'; snapshotId: string; snapshotName: string; at: number }
-  /** Progress of slow steps before a sandbox exists (image builds), so `id` is empty. */
-  | { type: 'progress'; id: string; name: string; step: string; message: string; fraction?: number };
+/** What the manager announces: the events stream's one definition, in src/shared/api. */
+export type { SandboxEvent } from '../../../shared/api/event-schemas.js';
 
 export interface StopOptions {
   /** How long the guest gets to power off before the VMM is ended. */
