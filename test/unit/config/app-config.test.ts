@@ -47,6 +47,7 @@ describe('loadAppConfig', () => {
         memoryReserveMiB: 512,
       },
       defaults: { vcpus: 1, memoryMiB: 256, template: 'minimal' },
+      snapshots: { keepPerSandbox: 50, maxTotalMiB: 0, warmStart: true },
     });
   });
 
@@ -84,6 +85,7 @@ describe('loadAppConfig', () => {
     [{ hypervisr: 'qemu' }, 'hypervisr'],
     [{ limits: { maxSandbox: 3 } }, 'limits.maxSandbox'],
     [{ defaults: { memory: 512 } }, 'defaults.memory'],
+    [{ snapshots: { keep: 3 } }, 'snapshots.keep'],
   ])('refuses the unknown key in %j, naming it', (json, key) => {
     const err = configError(json);
     expect(err.code).toBe('invalid_config');
@@ -112,6 +114,9 @@ describe('loadAppConfig', () => {
     [{ defaults: { vcpus: 0 } }, 'defaults.vcpus', 'at least 1'],
     [{ defaults: { memoryMiB: 32 } }, 'defaults.memoryMiB', 'at least 64'],
     [{ defaults: { template: ' ' } }, 'defaults.template', 'must be a non-empty string'],
+    [{ snapshots: { keepPerSandbox: 0 } }, 'snapshots.keepPerSandbox', 'at least 1'],
+    [{ snapshots: { maxTotalMiB: -5 } }, 'snapshots.maxTotalMiB', 'at least 0'],
+    [{ snapshots: { warmStart: 'yes' } }, 'snapshots.warmStart', 'must be true or false, got the string "yes"'],
     [{ limits: { maxVcpusPerSandbox: 2 }, defaults: { vcpus: 3 } }, 'defaults.vcpus', '(3) exceeds limits.maxVcpusPerSandbox (2)'],
     [{ limits: { maxMemoryMiBPerSandbox: 128 } }, 'defaults.memoryMiB', '(256) exceeds limits.maxMemoryMiBPerSandbox (128)'],
   ])('refuses %j, naming %s', (json, key, problem) => {
