@@ -3,13 +3,17 @@ import { Readable } from 'node:stream';
 import type { QemuMicrovm } from '../../src/main/core/hypervisor/qemu-microvm-launcher.js';
 import { bootMinimalVm, minimalImage } from '../support/minimal-vm.js';
 import { openHarness } from '../support/sandbox-harness.js';
+import { startTestDaemon } from '../support/daemon-harness.js';
+import { call, ok, V1 } from '../api/api-http.js';
+import { Sandbox } from '../../src/sdk/index.js';
+import { snapshotScenario } from './snapshot-bench.js';
 import { readFile, rm } from 'node:fs/promises';
 
 // Method: docs/benchmarks.md. Usage: npm run bench [-- agent]
 
 type Scenario = () => Promise<Record<string, unknown>>;
 
-const scenarios: Record<string, Scenario> = { agent: agentScenario, lifecycle: lifecycleScenario };
+const scenarios: Record<string, Scenario> = { agent: agentScenario, lifecycle: lifecycleScenario, api: apiScenario, snapshot: snapshotScenario };
 
 function percentile(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
@@ -123,6 +127,85 @@ async function lifecycleScenario(): Promise<Record<string, unknown>> {
       idle,
     };
   } finally {
+    for (const r of h.manager.list()) await h.manager.destroy(r.id).catch(() => undefined);
+    h.store.close();
+    await rm(h.dir, { recursive: true, force: true });
+  }
+}
+
+/** p50/p99 of `count` sequential runs of `fn`, after `warmup` untimed ones. */
+async function latencies(count: number, fn: () => Promise<unknown>, warmup = 20): Promise<{ p50: number; p99: number }> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ms: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await fn();
+    ms.push(performance.now() - t);
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: round(percentile(ms, 50), 2), p99: round(percentile(ms, 99), 2) };
+}
+
+async function apiScenario(): Promise<Record<string, unknown>> {
+  await minimalImage();
+  const daemon = await startTestDaemon();
+  const h = await openHarness();
+  try {
+    await ok(daemon, 'POST', `${V1}/sandboxes`, { json: { name: 'bench-api', memoryMiB: 256 }, status: 201 });
+    const execTrue = () => ok(daemon, 'POST', `${V1}/sandboxes/bench-api/exec`, { json: { argv: ['true'] } });
+    const rest = await latencies(200, execTrue);
+    const sandbox = await Sandbox.connect('bench-api', { socketPath: daemon.socketPath });
+    const sdk = await latencies(200, () => sandbox.exec(['true']));
+    const record = await h.manager.create({ name: 'bench-core', memoryMiB: 256 });
+    const agent = await h.manager.agent(record.id);
+    const core = await latencies(200, () => agent.run({ argv: ['true'] }));
+
+    // 32 clients list sandboxes back to back for 10 s while one client runs execs.
+    const listMs: number[] = [];
+    const execMs: number[] = [];
+    const errors: string[] = [];
+    const until = performance.now() + 10_000;
+    const loop = async (fn: () => Promise<{ status: number }>, into: number[]) => {
+      while (performance.now() < until) {
+        const t = performance.now();
+        const answer = await fn();
+        into.push(performance.now() - t);
+        if (answer.status !== 200) errors.push(String(answer.status));
+      }
+    };
+    await Promise.all([
+      ...Array.from({ length: 32 }, () => loop(() => call(daemon, 'GET', `${V1}/sandboxes`), listMs)),
+      loop(() => call(daemon, 'POST', `${V1}/sandboxes/bench-api/exec`, { json: { argv: ['true'] } }), execMs),
+    ]);
+    listMs.sort((a, b) => a - b);
+    execMs.sort((a, b) => a - b);
+
+    return {
+      execTrueRestMsP50: rest.p50,
+      execTrueRestMsP99: rest.p99,
+      execTrueSdkMsP50: sdk.p50,
+      execTrueSdkMsP99: sdk.p99,
+      execTrueCoreMsP50: core.p50,
+      execTrueCoreMsP99: core.p99,
+      restOverCoreP50: round(rest.p50 / core.p50, 2),
+      sdkOverCoreP50: round(sdk.p50 / core.p50, 2),
+      underLoad: {
+        clients: 32,
+        seconds: 10,
+        listRequests: listMs.length,
+        listRequestsPerSecond: round(listMs.length / 10),
+        listMsP50: round(percentile(listMs, 50), 2),
+        listMsP99: round(percentile(listMs, 99), 2),
+        execs: execMs.length,
+        execTrueRestMsP50: round(percentile(execMs, 50), 2),
+        execTrueRestMsP99: round(percentile(execMs, 99), 2),
+        errors: errors.length,
+      },
+    };
+  } finally {
+    await call(daemon, 'DELETE', `${V1}/sandboxes/bench-api`);
+    const left = await daemon.stop();
+    if (left.length) process.stderr.write(`the daemon left VMMs behind: ${left.join(', ')}\n`);
     for (const r of h.manager.list()) await h.manager.destroy(r.id).catch(() => undefined);
     h.store.close();
     await rm(h.dir, { recursive: true, force: true });

@@ -1,7 +1,6 @@
-import { rm } from 'node:fs/promises';
 import { defaultAppConfig } from '../../src/main/core/config/app-config.js';
 import { minimalImage } from '../support/minimal-vm.js';
-import { openHarness, type Harness } from '../support/sandbox-harness.js';
+import { closeHarness, openHarness, type Harness } from '../support/sandbox-harness.js';
 
 // Method: docs/benchmarks.md, scenario `snapshot`.
 
@@ -26,9 +25,7 @@ async function withHarness<T>(warmStart: boolean, fn: (h: Harness) => Promise<T>
   try {
     return await fn(h);
   } finally {
-    for (const record of h.manager.list()) await h.manager.destroy(record.id).catch(() => undefined);
-    h.store.close();
-    await rm(h.dir, { recursive: true, force: true });
+    await closeHarness(h);
   }
 }
 

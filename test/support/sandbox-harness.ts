@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultAppConfig, type AppConfig } from '../../src/main/core/config/app-config.js';
@@ -20,4 +20,11 @@ export async function openHarness(dir?: string, config: AppConfig = { ...default
   const runRoot = join(base, 'vms');
   const manager = await SandboxManager.open({ store, config, drivers: hypervisorDrivers(config), runRoot, snapshotRoot: join(base, 'snapshots') });
   return { dir: base, store, manager, runRoot };
+}
+
+/** Destroys what the harness's manager still has, closes its store and removes its directory. */
+export async function closeHarness(h: Harness): Promise<void> {
+  for (const record of h.manager.list()) await h.manager.destroy(record.id).catch(() => undefined);
+  h.store.close();
+  await rm(h.dir, { recursive: true, force: true });
 }

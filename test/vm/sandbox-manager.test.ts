@@ -8,7 +8,7 @@ import { processesMentioning } from '../../src/main/core/sandbox/host-resources.
 import type { SandboxEvent } from '../../src/main/core/sandbox/sandbox-manager.js';
 import type { SandboxState } from '../../src/main/core/store/sandbox-store.js';
 import { minimalImage } from '../support/minimal-vm.js';
-import { openHarness, type Harness } from '../support/sandbox-harness.js';
+import { closeHarness, openHarness, type Harness } from '../support/sandbox-harness.js';
 
 type StateEvent = Extract<SandboxEvent, { type: 'state' }>;
 
@@ -38,11 +38,7 @@ describe('the sandbox manager on QEMU', () => {
     h = await openHarness();
   });
 
-  afterAll(async () => {
-    for (const record of h.manager.list()) await h.manager.destroy(record.id).catch(() => undefined);
-    h.store.close();
-    await rm(h.dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeHarness(h));
 
   it('runs the full lifecycle, with the agent answering after resume', async () => {
     const events: SandboxEvent[] = [];

@@ -8,7 +8,7 @@ import { defaultAppConfig } from '../../src/main/core/config/app-config.js';
 import { processesMentioning } from '../../src/main/core/sandbox/host-resources.js';
 import type { SandboxEvent } from '../../src/main/core/sandbox/sandbox-manager.js';
 import { minimalImage } from '../support/minimal-vm.js';
-import { openHarness, type Harness } from '../support/sandbox-harness.js';
+import { closeHarness, openHarness, type Harness } from '../support/sandbox-harness.js';
 
 const COUNTER = 'i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done\n';
 
@@ -45,10 +45,8 @@ describe('snapshots on QEMU', () => {
   });
 
   afterAll(async () => {
-    for (const record of h.manager.list()) await h.manager.destroy(record.id).catch(() => undefined);
-    h.store.close();
+    await closeHarness(h);
     expect(await processesMentioning(`${h.runRoot}/`)).toEqual([]);
-    await rm(h.dir, { recursive: true, force: true });
   });
 
   it('backtracks files, processes and memory, and branches the tree', async () => {

@@ -40,7 +40,8 @@ export interface RunningDaemon {
 export async function startDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
   const paths = daemonPaths();
   const socketPath = options.socketPath ?? paths.socket;
-  const logger = options.logger ?? pino({ level: process.env.MICROVM_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+  // Logs go to stderr, as docs/api.md says: stdout stays free for what a command prints.
+  const logger = options.logger ?? pino({ level: process.env.MICROVM_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination(2));
   await claimSocket(socketPath);
 
   const config = loadAppConfig();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
@@ -18,10 +19,25 @@ import { registerFileRoutes } from './routes/file-routes.js';
 import { registerLogRoutes } from './routes/log-routes.js';
 import { registerMetricsRoutes } from './routes/metrics-routes.js';
 import { registerSandboxRoutes } from './routes/sandbox-routes.js';
+import { registerSnapshotRoutes } from './routes/snapshot-routes.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
 import { registerTemplateRoutes } from './routes/template-routes.js';
 
 export const API_PREFIX = '/api/v1';
+
+const AJV_OPTIONS = { removeAdditional: false, allErrors: false } as const;
+
+/**
+ * Query strings and path parameters arrive as text and are coerced to their schema's types;
+ * JSON bodies are typed already, so a body field of the wrong type is refused, not coerced
+ * (`"argv": "ls"` is not `["ls"]`, `"vcpus": "2"` is not 2).
+ */
+const buildValidator: ValidatorFactory = (externalSchemas) => {
+  const fromPool = AjvCompiler();
+  const coercing = fromPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } });
+  const strict = fromPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
+  return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
+};
 
 export interface ApiServerOptions extends ApiServices {
   logger: Logger;
@@ -44,11 +60,12 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
   const { logger, token, audit } = options;
   const app: ApiApp = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Requests are logged by the onResponse hook below, which keeps refused ones out of the log.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     // Uploads stream through a parser of their own; JSON bodies are small.
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', async (request, reply) => {
@@ -61,12 +78,15 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
     const body = problem('unauthorized', presented ? 'the bearer token is not valid' : 'this listener needs an Authorization: Bearer <token> header (see `microvm token show`)', request.id);
     // Marked so onResponse does not log it: a refused request leaves no trace beyond the audit log.
     (reply as unknown as { refused: boolean }).refused = true;
+    // A refused WebSocket upgrade is answered before @fastify/websocket sees it, so nothing would close its socket.
+    if (request.headers.upgrade) reply.raw.once('finish', () => request.raw.socket.destroy());
     return reply.code(401).header('www-authenticate', 'Bearer').type('application/problem+json').send(body);
   });
 
   app.addHook('onResponse', async (request, reply) => {
     if ((reply as unknown as { refused?: boolean }).refused) return;
-    const entry = { reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    // request.log already carries reqId.
+    const entry = { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
     if (reply.statusCode >= 500) request.log.error(entry, 'request failed');
     else request.log.info(entry, 'request');
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -85,7 +105,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
 
   app.setErrorHandler((error, request, reply) => {
     const body = problemFrom(error, request.id);
-    if (body.status >= 500) request.log.error({ reqId: request.id, err: error }, 'request error');
+    if (body.status >= 500) request.log.error({ err: error }, 'request error');
     return reply.code(body.status).type('application/problem+json').send(body);
   });
   app.setNotFoundHandler((request, reply) =>
@@ -109,12 +129,14 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
   });
   await app.register(fastifySwaggerUi, { routePrefix: `${API_PREFIX}/docs`, uiConfig: { docExpansion: 'list' } });
   await app.register(fastifyWebsocket, { options: { maxPayload: 4 * 1024 * 1024 } });
-  await app.register(fastifyMultipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 10_000 } });
+  // preservePath: a part's filename may be a relative path (folder uploads); busboy would cut it to its last segment.
+  await app.register(fastifyMultipart, { preservePath: true, limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 10_000 } });
 
   await app.register(
     async (api) => {
       const scoped = api as ApiApp;
       registerSandboxRoutes(scoped, options);
+      registerSnapshotRoutes(scoped, options);
       registerExecRoutes(scoped, options);
       registerFileRoutes(scoped, options);
       registerLogRoutes(scoped, options);

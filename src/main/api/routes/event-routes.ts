@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { SandboxEvent } from '../../../shared/api/event-schemas.js';
 import type { ApiApp, ApiServices } from '../api-context.js';
+import { needsUpgrade } from '../websocket-route.js';
 
 const tags = ['events'];
 const HEARTBEAT_MS = 15_000;
@@ -24,13 +25,15 @@ export function registerEventRoutes(app: ApiApp, { manager }: ApiServices): void
     },
   );
 
-  app.get(
-    '/events/ws',
-    { websocket: true, schema: { tags, summary: 'WebSocket: the same events as /events, one JSON text message each' } },
-    (socket) => {
+  app.route({
+    method: 'GET',
+    url: '/events/ws',
+    schema: { tags, summary: 'WebSocket: the same events as /events, one JSON text message each' },
+    handler: needsUpgrade,
+    wsHandler: (socket) => {
       const onEvent = (event: SandboxEvent) => socket.send(JSON.stringify(event));
       manager.on('event', onEvent);
       socket.on('close', () => manager.off('event', onEvent));
     },
-  );
+  });
 }

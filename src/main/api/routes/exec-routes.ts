@@ -16,6 +16,7 @@ import type { ExecProcess } from '../../core/agent/agent-exec.js';
 import { SandboxError } from '../../core/errors/sandbox-error.js';
 import type { ApiApp, ApiServices } from '../api-context.js';
 import { schemaProblem } from '../schema-check.js';
+import { needsUpgrade } from '../websocket-route.js';
 
 const tags = ['exec'];
 /** Output waiting in the socket beyond this pauses the guest process's streams. */
@@ -55,22 +56,21 @@ export function registerExecRoutes(app: ApiApp, { manager }: ApiServices): void 
     },
   );
 
-  app.get(
-    '/sandboxes/:id/exec/ws',
-    {
-      websocket: true,
-      schema: {
-        tags,
-        summary: 'WebSocket: streamed exec or interactive PTY (protocol in docs/api.md)',
-        params: SandboxParamsSchema,
-        response: { 404: ProblemSchema, 409: ProblemSchema },
-      },
-      // Resolving the agent before the upgrade turns an unknown or stopped sandbox into a problem+json answer.
-      preHandler: async (request) => {
-        await manager.agent((request.params as { id: string }).id);
-      },
+  app.route({
+    method: 'GET',
+    url: '/sandboxes/:id/exec/ws',
+    schema: {
+      tags,
+      summary: 'WebSocket: streamed exec or interactive PTY (protocol in docs/api.md)',
+      params: SandboxParamsSchema,
+      response: { 404: ProblemSchema, 409: ProblemSchema },
     },
-    (socket, request) => {
+    // Resolving the agent before the upgrade turns an unknown or stopped sandbox into a problem+json answer.
+    preHandler: async (request) => {
+      await manager.agent((request.params as { id: string }).id);
+    },
+    handler: needsUpgrade,
+    wsHandler: (socket, request) => {
       const send = (message: ExecServerMessage) => socket.send(JSON.stringify(message));
       const fail = (error: unknown) => {
         const e = error instanceof SandboxError ? error : new SandboxError('internal', (error as Error).message);
@@ -79,7 +79,12 @@ export function registerExecRoutes(app: ApiApp, { manager }: ApiServices): void 
           socket.close(1011, e.code.slice(0, 100));
         }
       };
+      // What the client sends after its start message (stdin, eof, signals) may arrive before the
+      // guest process exists; it waits here, in order, until relay() takes over.
+      const pending: Array<[Buffer, boolean]> = [];
+      const hold = (data: Buffer, isBinary: boolean) => pending.push([data, isBinary]);
       socket.once('message', (data, isBinary) => {
+        socket.on('message', hold);
         void (async () => {
           const start = isBinary ? undefined : parseJson(data.toString());
           const problem = schemaProblem(ExecStartMessageSchema, start, 'the first message must be a start message');
@@ -97,18 +102,22 @@ export function registerExecRoutes(app: ApiApp, { manager }: ApiServices): void 
             stdin: message.stdin === true,
             pty: message.pty,
           });
-          await relay(socket, proc, send);
+          socket.off('message', hold);
+          await relay(socket, proc, send, pending);
         })().catch(fail);
       });
     },
-  );
+  });
 }
 
 /** Connects one WebSocket to one guest process until it exits, keeping both directions flow-controlled. */
-async function relay(socket: WebSocket, proc: ExecProcess, send: (message: ExecServerMessage) => void): Promise<void> {
+async function relay(socket: WebSocket, proc: ExecProcess, send: (message: ExecServerMessage) => void, pending: Array<[Buffer, boolean]>): Promise<void> {
+  const startedAt = performance.now();
+  let killRequested = false;
   socket.on('close', () => proc.kill());
-  socket.on('message', (data, isBinary) => {
-    const bytes = data as Buffer;
+  // The client may have gone while the process was being started.
+  if (socket.readyState !== socket.OPEN) proc.kill();
+  const onMessage = (bytes: Buffer, isBinary: boolean) => {
     if (isBinary) {
       if (bytes[0] !== ExecChannel.stdin || !proc.stdin) return;
       if (!proc.stdin.write(bytes.subarray(1))) {
@@ -122,8 +131,13 @@ async function relay(socket: WebSocket, proc: ExecProcess, send: (message: ExecS
     if (message.type === 'eof') proc.stdin?.end();
     else if (message.type === 'resize') void proc.resize(message.rows, message.cols).catch(() => undefined);
     else if (message.type === 'signal') void proc.signal(message.signal).catch(() => undefined);
-    else proc.kill();
-  });
+    else {
+      killRequested = true;
+      proc.kill();
+    }
+  };
+  socket.on('message', onMessage);
+  for (const [bytes, isBinary] of pending.splice(0)) onMessage(bytes, isBinary);
   proc.stdin?.on('error', () => undefined);
   void proc.pid.then((pid) => send({ type: 'started', pid }), () => undefined);
   const forward = (stream: NodeJS.ReadableStream, channel: number) =>
@@ -139,7 +153,12 @@ async function relay(socket: WebSocket, proc: ExecProcess, send: (message: ExecS
       stream.on('end', resolve);
       stream.on('error', () => resolve());
     });
-  const [result] = await Promise.all([proc.result, forward(proc.stdout, ExecChannel.stdout), forward(proc.stderr, ExecChannel.stderr)]);
+  // The agent ends a killed process's stream as `cancelled`; to the client that asked, it is the SIGKILL it asked for.
+  const outcome = proc.result.catch((error: unknown) => {
+    if (!killRequested || !(error instanceof SandboxError) || error.code !== 'cancelled') throw error;
+    return { exitCode: null, signal: 'SIGKILL', timedOut: false, durationMs: Math.round(performance.now() - startedAt) };
+  });
+  const [result] = await Promise.all([outcome, forward(proc.stdout, ExecChannel.stdout), forward(proc.stderr, ExecChannel.stderr)]);
   if (socket.readyState !== socket.OPEN) return;
   send({ type: 'exit', exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs });
   socket.close(1000);

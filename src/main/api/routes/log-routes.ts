@@ -22,7 +22,17 @@ export function registerLogRoutes(app: ApiApp, { manager }: ApiServices): void {
       const aborted = new AbortController();
       request.raw.on('close', () => aborted.abort());
       const chunks = path ? readSerialLog(path, { tail: request.query.tail, follow: request.query.follow, signal: aborted.signal }) : [];
-      return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(Readable.from(chunks));
+      return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(Readable.from(headersFirst(chunks)));
     },
   );
+}
+
+/**
+ * Node sends a streamed response's headers with its first write, so a follower of a quiet
+ * console would wait for them until the guest prints something; an empty first chunk
+ * sends them at once.
+ */
+async function* headersFirst(chunks: Iterable<Buffer> | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  yield Buffer.alloc(0);
+  yield* chunks;
 }

@@ -8,6 +8,7 @@ import {
   StopBodySchema,
 } from '../../../shared/api/sandbox-schemas.js';
 import type { ApiApp, ApiServices } from '../api-context.js';
+import { missingBodyIsEmpty } from '../optional-body.js';
 import { sandboxView } from '../sandbox-view.js';
 
 const tags = ['sandboxes'];
@@ -27,8 +28,9 @@ export function registerSandboxRoutes(app: ApiApp, { manager }: ApiServices): vo
         body: CreateSandboxBodySchema,
         response: { 201: SandboxSchema, ...errors, 429: ProblemSchema, 507: ProblemSchema },
       },
+      preValidation: missingBodyIsEmpty,
     },
-    async (request, reply) => reply.code(201).send(sandboxView(await manager.create(request.body ?? {}))),
+    async (request, reply) => reply.code(201).send(sandboxView(await manager.create(request.body))),
   );
 
   app.get(
@@ -49,9 +51,9 @@ export function registerSandboxRoutes(app: ApiApp, { manager }: ApiServices): vo
   const action = (verb: string, summary: string, act: (id: string, timeoutMs?: number) => Promise<unknown>) =>
     app.post(
       `/sandboxes/:id/${verb}`,
-      { schema: { tags, summary, params: SandboxParamsSchema, body: Type.Optional(StopBodySchema), response: { 200: SandboxSchema, ...errors } } },
+      { schema: { tags, summary, params: SandboxParamsSchema, body: StopBodySchema, response: { 200: SandboxSchema, ...errors } }, preValidation: missingBodyIsEmpty },
       async (request) => {
-        await act(request.params.id, request.body?.timeoutMs);
+        await act(request.params.id, request.body.timeoutMs);
         return sandboxView(manager.get(request.params.id));
       },
     );

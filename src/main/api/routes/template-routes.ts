@@ -33,7 +33,7 @@ export function registerTemplateRoutes(app: ApiApp, { manager, config }: ApiServ
         return template;
       };
       if (!(request.headers.accept ?? '').includes('text/event-stream')) {
-        await manager.buildTemplate(name);
+        await manager.buildTemplate(name, name, undefined, { recheck: true });
         return summary();
       }
       // Validate the name before committing to a stream, so an unknown template is a plain 404.
@@ -43,7 +43,7 @@ export function registerTemplateRoutes(app: ApiApp, { manager, config }: ApiServ
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': request.id });
       const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       try {
-        await manager.buildTemplate(name, name, (progress: BuildProgress) => send('progress', progress));
+        await manager.buildTemplate(name, name, (progress: BuildProgress) => send('progress', progress), { recheck: true });
         send('done', await summary());
       } catch (error) {
         send('error', problemFrom(error, request.id));

@@ -49,7 +49,7 @@ export class ExecProcess {
     this.command({ type: 'signal', signal: name });
   }
 
-  /** Sends CANCEL: the agent kills the process group with SIGKILL; `result` still settles from its END. */
+  /** Sends CANCEL: the agent kills the process group with SIGKILL, and `result` rejects with SandboxError('cancelled'). */
   kill(): void {
     this.stream.cancel();
   }
