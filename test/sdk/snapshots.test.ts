@@ -36,6 +36,7 @@ it('takes, lists, restores, forks and deletes snapshots through the SDK, with ev
 
   const restored = await sandbox.snapshots.restore(first.snapshot);
   expect(restored.state).toBe('running');
+  expect(restored.currentSnapshotId).toBe(first.snapshot.id);
   expect(await sandbox.files.exists('/root/B')).toBe(false);
   const tree = await sandbox.snapshots.tree();
   expect(tree.current).toBe(first.snapshot.id);

@@ -13,6 +13,7 @@ export function sandboxView(record: SandboxRecord): Sandbox {
     labels: record.labels,
     state: record.state,
     stateReason: record.stateReason,
+    currentSnapshotId: record.currentSnapshotId,
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
   };

@@ -20,6 +20,7 @@ export const SandboxSchema = Type.Object(
     labels: Type.Record(Type.String(), Type.String()),
     state: Type.Enum(SANDBOX_STATES),
     stateReason: Type.Union([Type.String(), Type.Null()], { description: 'Why the sandbox entered its current state' }),
+    currentSnapshotId: Type.Union([Type.String(), Type.Null()], { description: 'Its position in its snapshot tree: the snapshot its state descends from' }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
