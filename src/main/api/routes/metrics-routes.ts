@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { SANDBOX_STATES } from '../../../shared/api/sandbox-schemas.js';
+import type { SandboxRecord } from '../../core/store/sandbox-store.js';
 import type { ApiApp, ApiServices } from '../api-context.js';
 
 /**
@@ -33,7 +34,7 @@ export function registerMetricsRoutes(app: ApiApp, { manager }: ApiServices): vo
       for (const [state, count] of counts) this.set({ state }, count);
     },
   });
-  const perSandbox = (name: string, help: string, value: (id: string) => Promise<number | null>) =>
+  const perSandbox = (name: string, help: string, value: (record: SandboxRecord) => Promise<number | null>) =>
     new Gauge({
       name,
       help,
@@ -42,15 +43,15 @@ export function registerMetricsRoutes(app: ApiApp, { manager }: ApiServices): vo
       async collect() {
         this.reset();
         for (const record of manager.list()) {
-          const v = await value(record.id);
+          const v = await value(record);
           if (v !== null) this.set({ sandbox: record.id, name: record.name }, v);
         }
       },
     });
-  perSandbox('microvm_sandbox_vcpus', 'Configured vCPUs', async (id) => manager.get(id).vcpus);
-  perSandbox('microvm_sandbox_memory_configured_bytes', 'Configured guest memory', async (id) => manager.get(id).memoryMiB * 1024 * 1024);
-  perSandbox('microvm_vmm_resident_memory_bytes', 'Resident memory of the VMM process', async (id) => (await manager.usage(id))?.rssBytes ?? null);
-  perSandbox('microvm_vmm_cpu_seconds_total', 'CPU time used by the VMM process', async (id) => (await manager.usage(id))?.cpuSeconds ?? null);
+  perSandbox('microvm_sandbox_vcpus', 'Configured vCPUs', async (record) => record.vcpus);
+  perSandbox('microvm_sandbox_memory_configured_bytes', 'Configured guest memory', async (record) => record.memoryMiB * 1024 * 1024);
+  perSandbox('microvm_vmm_resident_memory_bytes', 'Resident memory of the VMM process', async (record) => (await manager.usage(record.id))?.rssBytes ?? null);
+  perSandbox('microvm_vmm_cpu_seconds_total', 'CPU time used by the VMM process', async (record) => (await manager.usage(record.id))?.cpuSeconds ?? null);
 
   app.addHook('onResponse', async (request, reply) => {
     requests.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode }, reply.elapsedTime / 1000);

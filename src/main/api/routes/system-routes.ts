@@ -24,7 +24,8 @@ export function registerSystemRoutes(app: ApiApp, { manager, config, startedAt }
     '/system',
     { schema: { tags, summary: 'Hypervisor choice, limits and free host resources', response: { 200: SystemInfoSchema } } },
     async () => {
-      const image = await manager.templates.image('minimal');
+      // The probe boots the default template's kernel to tell a working KVM from a broken one.
+      const image = await manager.templates.image(config.defaults.template);
       return { version: productVersion(), ...(await systemInfo(config, image.kernel)) };
     },
   );

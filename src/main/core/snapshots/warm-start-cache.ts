@@ -1,8 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunningVm, VmStateFile } from '../hypervisor/hypervisor-driver.js';
+import type { HypervisorKind, RunningVm, VmStateFile } from '../hypervisor/hypervisor-driver.js';
 import { hashFile } from '../hypervisor/state-file-digest.js';
-import type { HypervisorKind } from '../hypervisor/hypervisor-driver.js';
 import type { SnapshotBoot } from '../store/snapshot-store.js';
 
 /** Which booted state fits a new sandbox: the same image, hypervisor and machine size. */
