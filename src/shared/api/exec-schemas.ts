@@ -48,7 +48,7 @@ export type ExecResult = Static<typeof ExecResultSchema>;
  * the server and the SDK. Text messages carry JSON control messages; binary messages carry
  * bytes, their first byte naming the stream (ExecChannel).
  */
-export const ExecChannel = { stdin: 0, stdout: 1, stderr: 2 } as const;
+export { ExecChannel } from './exec-channels.js';
 
 export const ExecStartMessageSchema = Type.Object(
   {
