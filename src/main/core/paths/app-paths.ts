@@ -1,8 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const APP_DIR = 'microvm-sandbox';
+const PACKAGE_NAME = 'microvm-sandbox';
 
 /**
  * Where the app keeps its files, following the XDG base directory spec.
@@ -50,8 +52,24 @@ export function appPaths(env: NodeJS.ProcessEnv = process.env): AppPaths {
 }
 
 /** The checkout (or unpacked app) root, found from this module's own location. */
+let cachedProjectRoot: string | null = null;
+
+/**
+ * The directory holding this package's package.json. Found by walking up rather than by a
+ * fixed relative path, because the same code also runs bundled (out/main/index.js).
+ */
 export function projectRoot(): string {
-  return fileURLToPath(new URL('../../../../', import.meta.url));
+  if (cachedProjectRoot) return cachedProjectRoot;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE_NAME) {
+      return (cachedProjectRoot = dir);
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the ${PACKAGE_NAME} package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
 }
 
 export function guestAgentSourceDir(): string {
