@@ -18,4 +18,6 @@ export interface ApiServices {
   config: AppConfig;
   /** When the daemon started, for /health. */
   startedAt: number;
+  /** The TCP listener's address once it listens, for /health. */
+  tcpUrl?: () => string | null;
 }

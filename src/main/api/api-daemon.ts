@@ -17,7 +17,12 @@ import { AuditLog } from './audit-log.js';
 export interface DaemonOptions {
   socketPath?: string;
   /** Also listen on TCP, bearer token required. Loopback unless host says otherwise. */
-  tcp?: { host: string; port: number };
+  tcp?: {
+    host: string;
+    port: number;
+    /** When the port is taken, listen on a free one instead of failing. */
+    anyPortIfTaken?: boolean;
+  };
   logger?: Logger;
 }
 
@@ -54,7 +59,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
     throw error;
   }
   const token = new ApiToken(paths.token);
-  const app = await buildApiServer({ manager, config, logger, token, audit: new AuditLog(paths.audit), startedAt: Date.now() });
+  let url: string | null = null;
+  const app = await buildApiServer({ manager, config, logger, token, audit: new AuditLog(paths.audit), startedAt: Date.now(), tcpUrl: () => url });
 
   const previousUmask = process.umask(0o177);
   try {
@@ -65,22 +71,26 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   await chmod(socketPath, 0o600);
 
   let tcp: Server | null = null;
-  let url: string | null = null;
   if (options.tcp) {
+    const { host, port, anyPortIfTaken } = options.tcp;
     token.current();
-    tcp = createServer((request, response) => app.routing(request, response));
+    const server = createServer((request, response) => app.routing(request, response));
     // WebSocket upgrades go through the same routes and hooks as the Unix socket's.
-    tcp.on('upgrade', (request, socket, head) => app.server.emit('upgrade', request, socket, head));
-    const listening = tcp;
-    await new Promise<void>((resolve, reject) => {
-      listening.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new SandboxError(error.code === 'EADDRINUSE' ? 'already_exists' : 'internal', `cannot listen on ${options.tcp?.host}:${options.tcp?.port}: ${error.message}`)),
-      );
-      listening.listen(options.tcp?.port, options.tcp?.host, resolve);
-    });
-    const address = listening.address();
-    const port = typeof address === 'object' && address ? address.port : options.tcp.port;
-    url = `http://${options.tcp.host.includes(':') ? `[${options.tcp.host}]` : options.tcp.host}:${port}`;
+    server.on('upgrade', (request, socket, head) => app.server.emit('upgrade', request, socket, head));
+    tcp = server;
+    try {
+      const listening = await listenTcp(server, host, port).catch((error: SandboxError) => {
+        if (error.code === 'already_exists' && anyPortIfTaken && port !== 0) return listenTcp(server, host, 0);
+        throw error;
+      });
+      url = `http://${host.includes(':') ? `[${host}]` : host}:${listening}`;
+    } catch (error) {
+      await app.close();
+      manager.close();
+      store.close();
+      await rm(socketPath, { force: true });
+      throw error;
+    }
   }
   logger.info({ socket: socketPath, url }, 'daemon listening');
 
@@ -101,6 +111,20 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
         await rm(socketPath, { force: true });
       })()),
   };
+}
+
+/** Listens on host:port and answers the port it got (0 picks a free one). */
+function listenTcp(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) =>
+      reject(new SandboxError(error.code === 'EADDRINUSE' ? 'already_exists' : 'internal', `cannot listen on ${host}:${port}: ${error.message}`));
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
 }
 
 /** Makes the socket path ours: refuses while another daemon answers there, removes a stale socket. */

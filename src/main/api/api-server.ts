@@ -1,17 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler';
+import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import fastifyMultipart from '@fastify/multipart';
+import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import { productVersion } from '../core/paths/product-version.js';
 import type { ApiApp, ApiServices } from './api-context.js';
 import type { ApiToken } from './api-token.js';
 import type { AuditLog } from './audit-log.js';
+import { BrowserUi, defaultUiDir } from './browser-ui.js';
+import { withoutTokenValue } from './browser-session.js';
 import { problem, problemFrom } from './problem-details.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerExecRoutes } from './routes/exec-routes.js';
@@ -22,6 +25,9 @@ import { registerSandboxRoutes } from './routes/sandbox-routes.js';
 import { registerSnapshotRoutes } from './routes/snapshot-routes.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
 import { registerTemplateRoutes } from './routes/template-routes.js';
+import { registerUsageRoutes } from './routes/usage-routes.js';
+import { arrivedOverUnixSocket } from './request-transport.js';
+import { registerTcpAuth, wasRefused } from './tcp-auth.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -43,18 +49,16 @@ export interface ApiServerOptions extends ApiServices {
   logger: Logger;
   token: ApiToken;
   audit: AuditLog;
-}
-
-/** Requests over the Unix socket carry no remote address; the socket's 0600 mode is their authentication. */
-export function arrivedOverUnixSocket(raw: IncomingMessage): boolean {
-  return raw.socket.remoteAddress === undefined;
+  /** The built renderer served in browser mode; defaults to the checkout's out/renderer. */
+  uiDir?: string;
 }
 
 /**
  * The daemon's HTTP application: every route under /api/v1 plus /metrics, validated by the
  * TypeBox schemas in src/shared/api (which also produce /api/v1/openapi.json), errors as
- * problem+json, request ids in logs and the X-Request-Id header, and bearer-token
- * authentication for anything not arriving over the Unix socket.
+ * problem+json, request ids in logs and the X-Request-Id header, bearer-token (or browser
+ * session) authentication for anything not arriving over the Unix socket, and the built UI
+ * on every other path (browser mode).
  */
 export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp> {
   const { logger, token, audit } = options;
@@ -63,31 +67,28 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
     // Requests are logged by the onResponse hook below, which keeps refused ones out of the log.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
+    // Event streams and log follows never end on their own: closing must cut them.
+    forceCloseConnections: true,
     // Uploads stream through a parser of their own; JSON bodies are small.
     bodyLimit: 1024 * 1024,
     schemaController: { compilersFactory: { buildValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Registered before the authentication hook, which reads the browser session cookie.
+  await app.register(fastifyCookie);
+  const ui = new BrowserUi({ dir: options.uiDir ?? defaultUiDir(), token, audit });
   app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    if (arrivedOverUnixSocket(request.raw)) return;
-    const header = request.headers.authorization ?? '';
-    const presented = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
-    if (presented && token.matches(presented)) return;
-    await audit.record({ requestId: request.id, transport: 'tcp', remote: request.ip, method: request.method, url: request.url, status: 401, outcome: 'denied' });
-    const body = problem('unauthorized', presented ? 'the bearer token is not valid' : 'this listener needs an Authorization: Bearer <token> header (see `microvm token show`)', request.id);
-    // Marked so onResponse does not log it: a refused request leaves no trace beyond the audit log.
-    (reply as unknown as { refused: boolean }).refused = true;
-    // A refused WebSocket upgrade is answered before @fastify/websocket sees it, so nothing would close its socket.
-    if (request.headers.upgrade) reply.raw.once('finish', () => request.raw.socket.destroy());
-    return reply.code(401).header('www-authenticate', 'Bearer').type('application/problem+json').send(body);
+    reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff');
   });
+  registerTcpAuth(app, { token, audit, ui });
 
   app.addHook('onResponse', async (request, reply) => {
-    if ((reply as unknown as { refused?: boolean }).refused) return;
+    if (wasRefused(reply)) return;
     // request.log already carries reqId.
-    const entry = { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    const entry = { method: request.method, url: withoutTokenValue(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
     if (reply.statusCode >= 500) request.log.error(entry, 'request failed');
+    // The UI's pages and assets would drown the API's requests.
+    else if (ui.handles(request)) request.log.debug(entry, 'ui request');
     else request.log.info(entry, 'request');
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       const unix = arrivedOverUnixSocket(request.raw);
@@ -105,14 +106,18 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
 
   app.setErrorHandler((error, request, reply) => {
     const body = problemFrom(error, request.id);
-    if (body.status >= 500) request.log.error({ err: error }, 'request error');
+    // A client that hangs up mid-request (a cancelled upload) is not the daemon's fault.
+    if (request.raw.destroyed || request.raw.aborted) request.log.debug({ err: error }, 'client went away mid-request');
+    else if (body.status >= 500) request.log.error({ err: error }, 'request error');
     return reply.code(body.status).type('application/problem+json').send(body);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .type('application/problem+json')
-      .send(problem('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}; the API is described at ${API_PREFIX}/openapi.json`, request.id)),
+    ui.handles(request)
+      ? ui.serve(request, reply)
+      : reply
+          .code(404)
+          .type('application/problem+json')
+          .send(problem('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}; the API is described at ${API_PREFIX}/openapi.json`, request.id)),
   );
 
   await app.register(fastifySwagger, {
@@ -130,6 +135,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
   await app.register(fastifySwaggerUi, { routePrefix: `${API_PREFIX}/docs`, uiConfig: { docExpansion: 'list' } });
   await app.register(fastifyWebsocket, { options: { maxPayload: 4 * 1024 * 1024 } });
   // preservePath: a part's filename may be a relative path (folder uploads); busboy would cut it to its last segment.
+  // Only reply.sendFile, for the UI's files: a route per file would be API surface, and the build may appear after the daemon starts.
+  await app.register(fastifyStatic, { serve: false });
   await app.register(fastifyMultipart, { preservePath: true, limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 10_000 } });
 
   await app.register(
@@ -143,6 +150,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
       registerTemplateRoutes(scoped, options);
       registerEventRoutes(scoped, options);
       registerSystemRoutes(scoped, options);
+      registerUsageRoutes(scoped, options);
       scoped.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -31,8 +31,24 @@ export class ApiToken {
   }
 
   matches(presented: string): boolean {
-    const expected = Buffer.from(this.current());
-    const given = Buffer.from(presented);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return sameSecret(presented, this.current());
   }
+
+  /**
+   * What a browser session's cookie holds: derived from the token, so rotating the token
+   * ends every browser session too, and the cookie never reveals the token itself.
+   */
+  sessionValue(): string {
+    return createHmac('sha256', this.current()).update('microvm browser session').digest('base64url');
+  }
+
+  matchesSession(presented: string): boolean {
+    return sameSecret(presented, this.sessionValue());
+  }
+}
+
+function sameSecret(presented: string, expected: string): boolean {
+  const given = Buffer.from(presented);
+  const wanted = Buffer.from(expected);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }

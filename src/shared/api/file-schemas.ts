@@ -20,6 +20,12 @@ export type FileList = Static<typeof FileListSchema>;
 export const PathQuerySchema = Type.Object({ path: GuestPathSchema });
 export type PathQuery = Static<typeof PathQuerySchema>;
 
+export const DownloadQuerySchema = Type.Object({
+  path: GuestPathSchema,
+  download: Type.Optional(Type.Boolean({ description: 'Answer with Content-Disposition: attachment, so a browser saves the file under its name' })),
+});
+export type DownloadQuery = Static<typeof DownloadQuerySchema>;
+
 export const WriteFileQuerySchema = Type.Object({
   path: GuestPathSchema,
   mode: Type.Optional(Type.Integer({ minimum: 0, maximum: 0o7777, description: 'Permission bits of a new file (decimal)' })),

@@ -9,7 +9,13 @@ export const VersionSchema = Type.Object({
 });
 export type Version = Static<typeof VersionSchema>;
 
-export const HealthSchema = Type.Object({ status: Type.Literal('ok'), uptimeMs: Type.Integer(), sandboxes: Type.Integer() });
+export const HealthSchema = Type.Object({
+  status: Type.Literal('ok'),
+  uptimeMs: Type.Integer(),
+  sandboxes: Type.Integer(),
+  pid: Type.Optional(Type.Integer({ description: "The daemon's process id" })),
+  url: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Where the daemon also listens on TCP (and serves the UI in browser mode); null when only on its Unix socket' })),
+});
 export type Health = Static<typeof HealthSchema>;
 
 export const SystemInfoSchema = Type.Object({

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
+  DownloadQuerySchema,
   FileListSchema,
   FileInfoSchema,
   MkdirBodySchema,
@@ -84,9 +85,9 @@ export function registerFileRoutes(app: ApiApp, { manager }: ApiServices): void 
     {
       schema: {
         tags,
-        summary: 'Download a file (streamed)',
+        summary: 'Download a file (streamed); download=true makes a browser save it',
         params: SandboxParamsSchema,
-        querystring: PathQuerySchema,
+        querystring: DownloadQuerySchema,
         response: { 200: ByteStreamSchema, 404: ProblemSchema, 409: ProblemSchema },
       },
     },
@@ -94,11 +95,9 @@ export function registerFileRoutes(app: ApiApp, { manager }: ApiServices): void 
       const agent = await manager.agent(request.params.id);
       const info = await agent.stat(request.query.path);
       if (info.type !== 'file') throw new SandboxError('is_directory', `${request.query.path} is a ${info.type === 'dir' ? 'directory' : info.type}, not a regular file`);
-      return reply
-        .type('application/octet-stream')
-        .header('content-length', info.size)
-        .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(info.name)}`)
-        .send(agent.readFile(request.query.path));
+      reply.type('application/octet-stream').header('content-length', info.size);
+      if (request.query.download) reply.header('content-disposition', attachment(info.name));
+      return reply.send(agent.readFile(request.query.path));
     },
   );
 
@@ -140,6 +139,12 @@ export function registerFileRoutes(app: ApiApp, { manager }: ApiServices): void 
     { schema: { tags, summary: 'Rename or move a path', params: SandboxParamsSchema, body: RenameBodySchema, response: { 200: FileInfoSchema, ...errors } } },
     async (request) => fileView(await (await manager.agent(request.params.id)).rename(request.body.from, request.body.to)),
   );
+}
+
+/** RFC 6266 with the RFC 8187 encoding, which leaves fewer characters bare than encodeURIComponent does. */
+function attachment(name: string): string {
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename*=UTF-8''${encoded}`;
 }
 
 function fileView(info: AgentFileInfo): FileInfo {

@@ -6,7 +6,7 @@ import type { ApiApp, ApiServices } from '../api-context.js';
 
 const tags = ['system'];
 
-export function registerSystemRoutes(app: ApiApp, { manager, config, startedAt }: ApiServices): void {
+export function registerSystemRoutes(app: ApiApp, { manager, config, startedAt, tcpUrl }: ApiServices): void {
   app.get('/version', { schema: { tags, summary: 'Daemon and protocol versions', response: { 200: VersionSchema } } }, async () => ({
     version: productVersion(),
     apiVersion: 'v1' as const,
@@ -18,6 +18,8 @@ export function registerSystemRoutes(app: ApiApp, { manager, config, startedAt }
     status: 'ok' as const,
     uptimeMs: Date.now() - startedAt,
     sandboxes: manager.list().length,
+    pid: process.pid,
+    url: tcpUrl?.() ?? null,
   }));
 
   app.get(

@@ -9,6 +9,11 @@ function isLoopback(host: string): boolean {
   return host === '::1';
 }
 
+/** The one line that tells a person how to open browser mode: the link carries the token, which the daemon trades for a session cookie. */
+export function browserModeLine(url: string, token: string): string {
+  return `Open ${url}/?token=${encodeURIComponent(token)} in a browser (browser mode). Ctrl+C stops the daemon; sandboxes keep running and a later daemon adopts them.`;
+}
+
 /** `microvm serve`: the daemon in the foreground until SIGINT or SIGTERM. */
 export function registerServeCommand(program: Command): void {
   program
@@ -28,7 +33,12 @@ export function registerServeCommand(program: Command): void {
       const { startDaemon } = await import('../../api/api-daemon.js');
       const daemon = await startDaemon(options.port === undefined ? {} : { tcp: { host: options.host, port: options.port } });
       process.stdout.write(`microvm daemon listening on unix:${daemon.socketPath}\n`);
-      if (daemon.url) process.stdout.write(`and on ${daemon.url} (requests need "Authorization: Bearer <token>"; \`microvm token show\` prints it)\n`);
+      if (daemon.url) {
+        process.stdout.write(`and on ${daemon.url} (requests need "Authorization: Bearer <token>"; \`microvm token show\` prints it)\n`);
+        process.stderr.write(`${browserModeLine(daemon.url, daemon.token.current())}\n`);
+        const { defaultUiDir, uiIsBuilt } = await import('../../api/browser-ui.js');
+        if (!(await uiIsBuilt(defaultUiDir()))) process.stderr.write('The UI is not built yet, so the page will say so: run `npm run build:ui`.\n');
+      }
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
