@@ -1,19 +1,20 @@
-import { StrictMode, useEffect, useState } from 'react';
+import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import type { AppInfo } from '../../shared/app-contract';
+import { App } from './app/app';
+import './app/theme.css';
+import './app/layout.css';
+import './app/panes.css';
+import { createDaemonAppApi } from './transport/daemon-app-api';
 
-function App() {
-  const [info, setInfo] = useState<AppInfo | null>(null);
-  useEffect(() => {
-    void window.api.appInfo().then(setInfo);
-  }, []);
-  return (
-    <main>
-      <h1>MicroVM Sandbox</h1>
-      <p>{info ? `${info.name} ${info.version} (${info.shell})` : 'Connecting…'}</p>
-    </main>
-  );
-}
+// Electron's preload provides window.api; served by the daemon (browser mode) there is no
+// preload, and the same contract is spoken over HTTP and WebSocket to that daemon.
+if (typeof window.api === 'undefined') window.api = createDaemonAppApi();
 
 const root = document.getElementById('root');
-if (root) createRoot(root).render(<StrictMode><App /></StrictMode>);
+if (root) {
+  createRoot(root).render(
+    <StrictMode>
+      <App api={window.api} />
+    </StrictMode>,
+  );
+}
