@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(golang-go qemu-system-x86 qemu-utils busybox-static e2fsprogs iproute2 util-linux ca-certificates)
+# `--tests`: what only the test suite needs. The end-to-end tests drive Debian's chromium
+# through playwright-core (no browser download from a registry).
+if [ "${1:-}" = "--tests" ]; then
+  APT_PACKAGES+=(chromium)
+fi
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -2,7 +2,7 @@
 # The one command that runs every test: `npm test`. It installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-host-deps.sh
+bash scripts/ensure-host-deps.sh --tests
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
@@ -25,6 +25,9 @@ npx tsx src/main/cli/build-image.ts
 
 echo "==> building the SDK"
 npm run --silent build:sdk
+
+echo "==> building the UI (browser mode and the end-to-end tests use it)"
+npm run --silent build:ui
 
 echo "==> vitest (host tests, then real-VM tests)"
 status=0

@@ -7,13 +7,14 @@ import { startTestDaemon } from '../support/daemon-harness.js';
 import { call, ok, V1 } from '../api/api-http.js';
 import { Sandbox } from '../../src/sdk/index.js';
 import { snapshotScenario } from './snapshot-bench.js';
+import { uiScenario } from './ui-bench.js';
 import { readFile, rm } from 'node:fs/promises';
 
 // Method: docs/benchmarks.md. Usage: npm run bench [-- agent]
 
 type Scenario = () => Promise<Record<string, unknown>>;
 
-const scenarios: Record<string, Scenario> = { agent: agentScenario, lifecycle: lifecycleScenario, api: apiScenario, snapshot: snapshotScenario };
+const scenarios: Record<string, Scenario> = { agent: agentScenario, lifecycle: lifecycleScenario, api: apiScenario, snapshot: snapshotScenario, ui: uiScenario };
 
 function percentile(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
