@@ -74,6 +74,17 @@ export class MicrovmClient {
     return this.request('GET', '/health');
   }
 
+  /** Whether a daemon answers at all; other failures (a refused token, …) still throw. */
+  async answers(): Promise<boolean> {
+    try {
+      await this.health();
+      return true;
+    } catch (error) {
+      if (error instanceof MicrovmError && error.code === 'daemon_unreachable') return false;
+      throw error;
+    }
+  }
+
   version(): Promise<Version> {
     return this.request('GET', '/version');
   }

@@ -1,14 +1,8 @@
-import { EventEmitter } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApiServer } from '../../src/main/api/api-server.js';
-import { ApiToken } from '../../src/main/api/api-token.js';
-import { AuditLog } from '../../src/main/api/audit-log.js';
-import { defaultAppConfig } from '../../src/main/core/config/app-config.js';
-import type { SandboxManager } from '../../src/main/core/sandbox/sandbox-manager.js';
+import { buildManagerlessApiServer } from '../support/managerless-api-server.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon-harness.js';
 import { call, expectProblem, open, opened, openWebSocket, V1 } from './api-http.js';
 
@@ -153,14 +147,7 @@ describe('the OpenAPI document', () => {
   it('names every registered route', async () => {
     const dir = await mkdtemp(join(daemon.dataDir, 'routes-'));
     // Only the route table is read, never a request served: the routes need no working manager.
-    const app = await buildApiServer({
-      manager: new EventEmitter() as unknown as SandboxManager,
-      config: defaultAppConfig(),
-      logger: pino({ level: 'silent' }),
-      token: new ApiToken(join(dir, 'token')),
-      audit: new AuditLog(join(dir, 'audit.log')),
-      startedAt: Date.now(),
-    });
+    const app = await buildManagerlessApiServer(dir);
     try {
       await app.ready();
       const registered = routesOf(app.printRoutes({ commonPrefix: false }))

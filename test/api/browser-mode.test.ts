@@ -1,22 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { buildApiServer } from '../../src/main/api/api-server.js';
+import { buildManagerlessApiServer } from '../support/managerless-api-server.js';
 import { ApiToken } from '../../src/main/api/api-token.js';
-import { AuditLog } from '../../src/main/api/audit-log.js';
 import { defaultUiDir } from '../../src/main/api/browser-ui.js';
 import { buildUi } from '../../src/main/cli/ui-build.js';
-import { defaultAppConfig } from '../../src/main/core/config/app-config.js';
 import { appPaths, daemonPaths, projectRoot } from '../../src/main/core/paths/app-paths.js';
-import type { SandboxManager } from '../../src/main/core/sandbox/sandbox-manager.js';
 import { processesMentioning } from '../../src/main/core/sandbox/host-resources.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon-harness.js';
 import { call, createSandbox, destroySandbox, expectProblem, ok, opened, V1, type Answer } from './api-http.js';
@@ -232,15 +227,7 @@ describe('token rotation', () => {
 describe('without a built UI', () => {
   it('answers / with a 503 problem saying how to build it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'microvm-no-ui-'));
-    const app = await buildApiServer({
-      manager: new EventEmitter() as unknown as SandboxManager,
-      config: defaultAppConfig(),
-      logger: pino({ level: 'silent' }),
-      token: new ApiToken(join(dir, 'token')),
-      audit: new AuditLog(join(dir, 'audit.log')),
-      startedAt: Date.now(),
-      uiDir: join(dir, 'missing'),
-    });
+    const app = await buildManagerlessApiServer(dir, { uiDir: join(dir, 'missing') });
     try {
       const answer = await app.inject({ method: 'GET', url: '/', headers: HTML });
       expect(answer.statusCode).toBe(503);

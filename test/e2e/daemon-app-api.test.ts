@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxEvent } from '../../src/shared/api/event-schemas.js';
 import type { Sandbox } from '../../src/shared/api/sandbox-schemas.js';
@@ -9,7 +9,7 @@ import type { AppErrorInfo, TerminalEvent, UploadProgress, UploadSummary } from 
 import { call, ok, V1 } from '../api/api-http.js';
 import { ApiToken } from '../../src/main/api/api-token.js';
 import { daemonPaths } from '../../src/main/core/paths/app-paths.js';
-import { CHROMIUM } from '../support/browser-harness.js';
+import { launchChromium } from '../support/browser-harness.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon-harness.js';
 import { ensureUiBuilt } from '../support/ui-build.js';
 
@@ -57,7 +57,7 @@ async function rejection(script: string): Promise<{ name: string; code: string; 
 beforeAll(async () => {
   await ensureUiBuilt();
   daemon = await startTestDaemon({ tcp: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   page = await (await browser.newContext({ acceptDownloads: true })).newPage();
   await page.goto(`${daemon.url}/?token=${encodeURIComponent(daemon.token!)}`);
   await page.waitForFunction(() => typeof window.api?.appInfo === 'function');

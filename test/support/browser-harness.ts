@@ -6,6 +6,27 @@ import type { TestDaemon } from './daemon-harness.js';
 /** Debian's chromium: the tests never download a browser. */
 export const CHROMIUM = process.env.MICROVM_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
+/**
+ * Chromium as root, and without any traffic of its own: no update checks, sync, field
+ * trials, QUIC or first-run pings, so the only address it talks to is the test daemon's.
+ */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--disable-domain-reliability',
+  '--no-first-run',
+  '--no-pings',
+  '--disable-features=OptimizationHints,MediaRouter,Translate',
+];
+
+/** Launches Debian's chromium headless with CHROMIUM_ARGS. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
 /** Where end-to-end screenshots land; CI keeps the directory as the run's artifacts. */
 export const ARTIFACTS_DIR = join(import.meta.dirname, '../../test-artifacts');
 
@@ -24,7 +45,7 @@ export interface BrowserModeSession {
  */
 export async function openBrowserMode(daemon: TestDaemon, suite: string): Promise<BrowserModeSession> {
   if (!daemon.url || !daemon.token) throw new Error('browser mode needs a daemon listening on TCP');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
   const dir = join(ARTIFACTS_DIR, suite);

@@ -2,21 +2,11 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MicrovmClient, MicrovmError } from '../../sdk/index.js';
+import { MicrovmClient } from '../../sdk/index.js';
 import { daemonPaths, projectRoot } from '../core/paths/app-paths.js';
 import { CliError } from './cli-failure.js';
 
 const READY_TIMEOUT_MS = 60_000;
-
-async function answers(client: MicrovmClient): Promise<boolean> {
-  try {
-    await client.health();
-    return true;
-  } catch (error) {
-    if (error instanceof MicrovmError && error.code === 'daemon_unreachable') return false;
-    throw error;
-  }
-}
 
 /**
  * A client for the daemon, starting one in the background first when nothing answers on
@@ -25,7 +15,7 @@ async function answers(client: MicrovmClient): Promise<boolean> {
  */
 export async function daemonClient(): Promise<MicrovmClient> {
   const client = new MicrovmClient();
-  if (process.env.MICROVM_URL || (await answers(client))) return client;
+  if (process.env.MICROVM_URL || (await client.answers())) return client;
 
   const { log } = daemonPaths();
   mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
@@ -43,7 +33,7 @@ export async function daemonClient(): Promise<MicrovmClient> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     // Checked before the exit: another CLI may have won the race to start the daemon.
-    if (await answers(client)) return client;
+    if (await client.answers()) return client;
     if (exited !== null) {
       throw new CliError('daemon_unreachable', `the background daemon exited (${exited}) before answering on ${client.target}; see ${log}`);
     }

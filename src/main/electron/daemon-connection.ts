@@ -1,7 +1,7 @@
 import { startDaemon, type DaemonOptions, type RunningDaemon } from '../api/api-daemon.js';
 import { daemonPaths } from '../core/paths/app-paths.js';
 import { SandboxError } from '../core/errors/sandbox-error.js';
-import { MicrovmClient, MicrovmError } from '../../sdk/index.js';
+import { MicrovmClient } from '../../sdk/index.js';
 
 export interface DaemonConnection {
   /** The SDK client main talks through, whichever daemon answers. */
@@ -29,25 +29,15 @@ export async function connectOrHostDaemon(options: DaemonConnectionOptions = {})
   const socketPath = options.socketPath ?? daemonPaths().socket;
   const host = options.host ?? startDaemon;
   const client = new MicrovmClient({ socketPath });
-  if (await answers(client)) return { client, hosted: null, close: async () => undefined };
+  if (await client.answers()) return { client, hosted: null, close: async () => undefined };
   let hosted: RunningDaemon;
   try {
     hosted = await host({ socketPath });
   } catch (error) {
-    if (error instanceof SandboxError && error.code === 'already_exists' && (await answers(client))) {
+    if (error instanceof SandboxError && error.code === 'already_exists' && (await client.answers())) {
       return { client, hosted: null, close: async () => undefined };
     }
     throw error;
   }
   return { client, hosted, close: () => hosted.close() };
-}
-
-async function answers(client: MicrovmClient): Promise<boolean> {
-  try {
-    await client.health();
-    return true;
-  } catch (error) {
-    if (error instanceof MicrovmError && error.code === 'daemon_unreachable') return false;
-    throw error;
-  }
 }
