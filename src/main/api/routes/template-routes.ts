@@ -8,12 +8,20 @@ import { problemFrom } from '../problem-details.js';
 const tags = ['templates'];
 
 export function registerTemplateRoutes(app: ApiApp, { manager, config }: ApiServices): void {
-  const describe = async (): Promise<Template[]> =>
-    (await manager.templates.list()).map((template) => ({ ...template, default: template.name === config.defaults.template }));
+  const describe = async (): Promise<Template[]> => {
+    const fallback = await manager.templates.defaultName(config.defaults.template);
+    return (await manager.templates.list()).map((template) => ({
+      ...template,
+      defaults: { vcpus: template.defaults.vcpus, memoryMiB: template.defaults.memoryMiB, diskMiB: template.defaults.diskMiB ?? null },
+      default: template.name === fallback,
+    }));
+  };
 
-  app.get('/templates', { schema: { tags, summary: 'Templates and whether their images are built', response: { 200: TemplateListSchema } } }, async () => ({
-    templates: await describe(),
-  }));
+  app.get(
+    '/templates',
+    { schema: { tags, summary: 'Templates, whether their images are built, and definition files that could not be used', response: { 200: TemplateListSchema } } },
+    async () => ({ templates: await describe(), errors: manager.templates.errors() }),
+  );
 
   app.post(
     '/templates/:name/build',
@@ -22,7 +30,7 @@ export function registerTemplateRoutes(app: ApiApp, { manager, config }: ApiServ
         tags,
         summary: 'Build (or confirm up to date) a template image. With Accept: text/event-stream, streams `progress` events, then `done` or `error`',
         params: TemplateParamsSchema,
-        response: { 200: TemplateSchema, 404: ProblemSchema, 500: ProblemSchema },
+        response: { 200: TemplateSchema, 404: ProblemSchema, 500: ProblemSchema, 503: ProblemSchema },
       },
     },
     async (request, reply) => {
@@ -36,8 +44,9 @@ export function registerTemplateRoutes(app: ApiApp, { manager, config }: ApiServ
         await manager.buildTemplate(name, name, undefined, { recheck: true });
         return summary();
       }
-      // Validate the name before committing to a stream, so an unknown template is a plain 404.
-      if (!manager.templates.names().includes(name)) await manager.buildTemplate(name);
+      // Check the name and definition before committing to a stream, so an unknown template
+      // is a plain 404 and a broken definition a plain problem naming its file and field.
+      manager.templates.definition(name);
       reply.hijack();
       const raw: ServerResponse = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': request.id });

@@ -20,8 +20,19 @@ export function registerImagesCommand(program: Command): void {
         return;
       }
       printTable(
-        ['NAME', 'BUILT', 'DEFAULT', 'SIZE', 'DESCRIPTION'],
-        templates.map((t) => [t.name, t.built ? 'yes' : 'no', t.default ? 'yes' : '', t.sizeBytes === null ? '-' : formatBytes(t.sizeBytes), t.description]),
+        ['NAME', 'KIND', 'BUILT', 'DEFAULT', 'SIZE', 'VCPUS', 'MEMORY', 'DISK', 'DISPLAY', 'DESCRIPTION'],
+        templates.map((t) => [
+          t.source === 'user' ? `${t.name} (user)` : t.name,
+          t.kind,
+          t.built ? 'yes' : 'no',
+          t.default ? 'yes' : '',
+          t.sizeBytes === null ? '-' : formatBytes(t.sizeBytes),
+          String(t.defaults.vcpus),
+          `${t.defaults.memoryMiB} MiB`,
+          t.defaults.diskMiB === null ? '-' : `${t.defaults.diskMiB} MiB`,
+          t.display ? `${t.display.width}x${t.display.height}` : '-',
+          t.description,
+        ]),
       );
     });
 

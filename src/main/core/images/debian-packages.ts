@@ -63,3 +63,19 @@ async function runApt(tool: string, args: string[], pkg: string, cwd?: string) {
     throw new SandboxError('build_failed', `${tool} ${args[0]} failed for ${pkg}: ${e.stderr || e.message}`);
   }
 }
+
+/**
+ * Which of these package names the host's apt has never heard of: a quick check before
+ * a rootfs build, meaningful only when the host's apt lists are the same Debian release.
+ */
+export async function unknownPackages(names: string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const { stdout } = await runApt('apt-cache', ['policy', ...names], names.join(' '));
+  const known = new Set(
+    stdout
+      .split('\n')
+      .map((line) => /^(\S+?)(?::[a-z0-9-]+)?:$/.exec(line)?.[1])
+      .filter((name): name is string => !!name),
+  );
+  return names.filter((name) => !known.has(name));
+}

@@ -8,6 +8,7 @@ import type { ProgressListener } from '../build/progress.js';
 import { CpioNewcWriter } from './cpio-newc-writer.js';
 import { downloadPackage, extractPackage, resolveMetapackage, resolvePackage, type DebianPackage } from './debian-packages.js';
 import { resolveModuleLoadOrder } from './kernel-modules.js';
+import type { BuiltImage } from './built-image.js';
 import minimalDefinition from '../../../../images/minimal/image.json' with { type: 'json' };
 
 /** Bump when the image layout changes, so cached images built the old way are not reused. */
@@ -16,15 +17,8 @@ const LAYOUT_VERSION = 1;
 /** The image definition; see images/README.md for why each module and option is there. */
 const MINIMAL_CMDLINE = minimalDefinition.cmdline.join(' ');
 
-export interface MinimalImage {
-  dir: string;
-  kernel: string;
-  initrd: string;
-  cmdline: string;
-  key: string;
-  kernelVersion: string;
-  cached: boolean;
-}
+/** The general built-image type (rootfs images add `rootfs`); this name is kept for the minimal image's callers. */
+export type MinimalImage = BuiltImage;
 
 interface Manifest {
   key: string;
@@ -61,7 +55,7 @@ export async function buildMinimalImage(options: MinimalImageOptions = {}): Prom
   const existing = await readManifest(dir);
   if (existing) {
     progress({ step: 'done', message: `minimal image ${key} is up to date`, fraction: 1 });
-    return describe(dir, existing, true);
+    return describeImage(dir, existing, true);
   }
 
   await mkdir(imagesDir, { recursive: true });
@@ -108,7 +102,7 @@ export async function buildMinimalImage(options: MinimalImageOptions = {}): Prom
     await rm(dir, { recursive: true, force: true });
     await rename(out, dir);
     progress({ step: 'done', message: `minimal image ${key} built`, fraction: 1 });
-    return describe(dir, manifest, false);
+    return describeImage(dir, manifest, false);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -181,7 +175,8 @@ async function readManifest(dir: string): Promise<Manifest | null> {
   }
 }
 
-function describe(dir: string, manifest: Manifest, cached: boolean): MinimalImage {
+/** The kernel + initramfs part every built image has, from its directory and manifest. */
+export function describeImage(dir: string, manifest: Pick<Manifest, 'cmdline' | 'key' | 'kernelVersion'>, cached: boolean): MinimalImage {
   return {
     dir,
     kernel: join(dir, 'vmlinuz'),
