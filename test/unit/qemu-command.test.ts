@@ -29,6 +29,13 @@ describe('qemuMicrovmArgs', () => {
     expect(args).not.toContain('-qmp');
   });
 
+  it('attaches a root disk as qcow2 on virtio-blk (the guest sees /dev/vda), with commas in its path escaped', () => {
+    expect(qemuMicrovmArgs(spec)).not.toContain('-drive');
+    const args = qemuMicrovmArgs({ ...spec, disk: '/data/sandboxes/a,b/disk.qcow2' });
+    expect(args[args.indexOf('-drive') + 1]).toBe('id=root,if=none,format=qcow2,file=/data/sandboxes/a,,b/disk.qcow2,discard=unmap');
+    expect(args[args.indexOf('-device', args.indexOf('-drive')) + 1]).toBe('virtio-blk-device,drive=root');
+  });
+
   it('uses the host CPU model only with KVM', () => {
     expect(qemuMicrovmArgs({ ...spec, accel: 'kvm' })[5]).toBe('host');
     expect(qemuMicrovmArgs(spec)[5]).toBe('max');

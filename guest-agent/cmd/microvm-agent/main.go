@@ -18,6 +18,7 @@ import (
 	"microvm.dev/guest-agent/internal/listen"
 	"microvm.dev/guest-agent/internal/ops"
 	"microvm.dev/guest-agent/internal/reaper"
+	"microvm.dev/guest-agent/internal/services"
 	"microvm.dev/guest-agent/internal/session"
 	"microvm.dev/guest-agent/protocol"
 )
@@ -89,7 +90,13 @@ func main() {
 	if err != nil {
 		logger.Fatal(err)
 	}
-	agent := ops.NewAgent(version, mode, reaper.Start(), logger)
+	rp := reaper.Start()
+	agent := ops.NewAgent(version, mode, rp, logger)
+	if mode == ops.ModeInit {
+		// The template's services (a rootfs image's /etc/microvm/services.json), started
+		// beside the listeners so they never delay the agent's readiness.
+		go services.StartFile(services.File, rp, os.Stderr, logger)
+	}
 	agent.AllowPower, agent.AllowSetTime = *allowPower, *allowSetTime
 	cfg := session.Config{AgentVersion: version, Handlers: agent.Handlers(), Log: logger}
 	serve := func(ctx context.Context, rw io.ReadWriter) error { return session.Serve(ctx, rw, cfg) }

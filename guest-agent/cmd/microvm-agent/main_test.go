@@ -191,6 +191,15 @@ func TestGuardAsPID1InNamespaces(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "refusing --mode init") {
 		t.Fatalf("--mode init was not refused: %v %s", err, out)
 	}
+
+	// The second stage of a disk boot finds /proc mounted; its marker variable alone must
+	// not make a process on a host init.
+	switched := agentCmd(wrapper, "--mode", "init", "--listen", "stdio")
+	switched.Env = append(switched.Env, "MICROVM_SWITCHED_ROOT=1")
+	out, err = switched.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "refusing --mode init: kernel command line lacks microvm.agent=init") {
+		t.Fatalf("a switched-root start was not refused: %v %s", err, out)
+	}
 }
 
 // The vsock listener, reached through the kernel's loopback transport (CID 1) with the

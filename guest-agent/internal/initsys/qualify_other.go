@@ -18,3 +18,6 @@ func Qualify() (*Machine, error) {
 
 // Setup is unreachable, as Qualify never succeeds.
 func (m *Machine) Setup(l *log.Logger) {}
+
+// OnRootDisk is unreachable, as Qualify never succeeds.
+func (m *Machine) OnRootDisk() bool { return false }

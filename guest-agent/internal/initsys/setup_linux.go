@@ -27,8 +27,17 @@ var mounts = []mount{
 
 // Setup does init's duties. A failed step is logged and skipped: a half-working
 // guest the host can still talk to is better than a kernel panic.
+//
+// With microvm.root on the command line the guest boots in two stages. The initramfs's
+// init mounts the disk and execs the disk's own agent, which never returns here (see
+// switchRoot); that agent runs Setup again, finds the kernel file systems already
+// mounted, grows the root file system to the disk's size and carries on.
 func (m *Machine) Setup(l *log.Logger) {
+	present := mountPoints()
 	for _, mt := range mounts {
+		if present[mt.target] {
+			continue
+		}
 		if err := os.MkdirAll(mt.target, 0o755); err != nil {
 			l.Printf("init: mkdir %s: %v", mt.target, err)
 			continue
@@ -38,7 +47,19 @@ func (m *Machine) Setup(l *log.Logger) {
 			l.Printf("init: mount %s on %s: %v", mt.fstype, mt.target, err)
 		}
 	}
-	loadModules(l, modulesList)
+	// The initramfs loaded the modules already; the disk brings its own, if any, for
+	// its own services to load.
+	if !m.onRootDisk {
+		loadModules(l, modulesList)
+	}
+	if dev, ok := m.param(rootParam); ok && dev != "" {
+		if m.onRootDisk {
+			growRoot(l, dev)
+		} else {
+			err := m.switchRoot(l, dev)
+			l.Printf("init: cannot boot from the root disk %s: %v; staying in the initramfs", dev, err)
+		}
+	}
 	if err := bringUpLoopback(); err != nil {
 		l.Printf("init: loopback: %v", err)
 	}
@@ -51,3 +72,7 @@ func (m *Machine) Setup(l *log.Logger) {
 	}
 	os.Setenv("PATH", ChildPath)
 }
+
+// OnRootDisk reports whether this init runs on the root disk (the second stage of a
+// disk boot), where the template's services are started.
+func (m *Machine) OnRootDisk() bool { return m.onRootDisk }

@@ -10,6 +10,7 @@ export function sandboxView(record: SandboxRecord): Sandbox {
     hypervisor: record.hypervisor,
     vcpus: record.vcpus,
     memoryMiB: record.memoryMiB,
+    ...(record.diskMiB === null ? {} : { diskMiB: record.diskMiB }),
     labels: record.labels,
     state: record.state,
     stateReason: record.stateReason,

@@ -17,6 +17,7 @@ export const SandboxSchema = Type.Object(
     hypervisor: Type.Enum(HYPERVISOR_KINDS),
     vcpus: Type.Integer(),
     memoryMiB: Type.Integer(),
+    diskMiB: Type.Optional(Type.Integer({ description: "Size of the sandbox's copy-on-write disk; absent for templates without a disk (minimal)" })),
     labels: Type.Record(Type.String(), Type.String()),
     state: Type.Enum(SANDBOX_STATES),
     stateReason: Type.Union([Type.String(), Type.Null()], { description: 'Why the sandbox entered its current state' }),
@@ -37,6 +38,9 @@ export const CreateSandboxBodySchema = Type.Object(
     template: Type.Optional(Type.String({ description: 'Template to boot; the configured default when omitted' })),
     vcpus: Type.Optional(Type.Integer({ minimum: 1 })),
     memoryMiB: Type.Optional(Type.Integer({ minimum: 64 })),
+    diskMiB: Type.Optional(
+      Type.Integer({ minimum: 1, description: "Disk size in MiB for templates with a disk: at least the image's size; the guest's file system grows to it. The template's default when omitted" }),
+    ),
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
     hypervisor: Type.Optional(Type.Enum(['auto', ...HYPERVISOR_KINDS])),
   },

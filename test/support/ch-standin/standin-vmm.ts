@@ -15,6 +15,7 @@ interface VmConfig {
   serial?: { mode: string; file?: string };
   console?: { mode: string; file?: string };
   vsock?: { cid: number; socket: string };
+  disks?: { path?: string; image_type?: string; backing_files?: boolean; readonly?: boolean }[];
 }
 
 type VmState = 'Running' | 'Paused';
@@ -52,6 +53,51 @@ function parseUrlBody(body: Buffer | null, field: string): string | HttpResponse
     return error(400, 'Failed to deserialize JSON', (e as Error).message);
   }
 }
+const QCOW_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
+
+/**
+ * What CH's device manager does with each disk when it creates the devices (vm.boot and
+ * vm.restore; make_virtio_block_device and block::open_disk): open the file, detect its
+ * format, hold it against the image_type given, and open a qcow2's backing file only with
+ * backing_files. Without an image_type CH detects one and, for qcow2, turns backing files
+ * off. Returns the error chain, or null when every disk opens.
+ */
+async function openDisks(config: VmConfig): Promise<string[] | null> {
+  for (const disk of config.disks ?? []) {
+    if (!disk.path) return ['Error from device manager', 'No disk path was specified'];
+    const header = Buffer.alloc(512);
+    try {
+      const file = await open(disk.path, disk.readonly ? 'r' : 'r+');
+      await file.read(header, 0, header.length, 0);
+      await file.close();
+    } catch (e) {
+      return ['Error from device manager', 'Cannot open disk path', `I/O error: path=${disk.path} op=open`, (e as Error).message];
+    }
+    const detected = header.subarray(0, 4).equals(QCOW_MAGIC) ? 'Qcow2' : 'Raw';
+    const specified = disk.image_type ?? 'Unknown';
+    let backingFiles = disk.backing_files ?? false;
+    if (specified === 'Unknown') {
+      if (detected === 'Qcow2') backingFiles = false;
+    } else if (specified !== detected) {
+      return ['Error from device manager', `Disk image type does not match expected type: specified = ${specified}, detected = ${detected}`];
+    }
+    if (detected !== 'Qcow2') continue;
+    const backingOffset = Number(header.readBigUInt64BE(8));
+    const backingSize = header.readUInt32BE(16);
+    if (backingOffset === 0) continue;
+    if (!backingFiles) return ['Error from device manager', 'Cannot open disk path', `Unsupported feature: path=${disk.path} op=open`, 'Maximum disk nesting depth exceeded'];
+    const backingHeader = Buffer.alloc(backingOffset + backingSize);
+    const file = await open(disk.path, 'r');
+    await file.read(backingHeader, 0, backingHeader.length, 0);
+    await file.close();
+    const backing = backingHeader.subarray(backingOffset, backingOffset + backingSize).toString('utf8');
+    if (!(await access(backing, fsConstants.R_OK).then(() => true, () => false))) {
+      return ['Error from device manager', 'Cannot open disk path', `I/O error: path=${disk.path} op=open`, `Backing file I/O error: ${backing}`];
+    }
+  }
+  return null;
+}
+
 const noContent: HttpResponse = { status: 204 };
 const badRequest = error(400, 'Bad Request');
 const notRunning = (action: string) => error(500, 'Error from API', action, 'VM is not running');
@@ -156,6 +202,8 @@ export class StandinVmm {
     if (!this.config) return error(404, 'Error from API', 'The VM could not boot', 'VM config is missing');
     const invalid = await this.validate(this.config);
     if (invalid) return failed('Error validating VM configuration', invalid);
+    const diskError = await openDisks(this.config);
+    if (diskError) return failed(...diskError);
     const started = await this.startGuest('Running', failed);
     if (started) return started;
     await this.serial('[    0.000000] Linux version 6.1.0 (Cloud Hypervisor stand-in) #1 SMP\r\n');
@@ -212,6 +260,8 @@ export class StandinVmm {
     }
     const problem = schemaError(config, vmConfigSchema);
     if (problem) return failed('Error restoring VM', problem);
+    const diskError = await openDisks(config as VmConfig);
+    if (diskError) return failed(...diskError);
     this.config = config as VmConfig;
     const started = await this.startGuest('Paused', failed);
     if (started) {

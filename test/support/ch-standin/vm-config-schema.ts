@@ -11,6 +11,7 @@ export type Schema =
   | { type: 'boolean' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'object'; required?: readonly string[]; properties: Record<string, Schema> }
+  | { type: 'array'; items: Schema }
   /** A VmConfig part the driver does not send: only its JSON type is checked. */
   | { type: 'unchecked'; json: 'object' | 'array' };
 
@@ -79,6 +80,34 @@ const serialConfig: Schema = {
   properties: { file: string, socket: string, mode: consoleMode },
 };
 
+const imageType: Schema = { type: 'enum', values: ['FlatVmdk', 'FixedVhd', 'Qcow2', 'Raw', 'Vhdx', 'Unknown'] };
+
+/** OpenAPI `DiskConfig` (v53). */
+const diskConfig: Schema = {
+  type: 'object',
+  properties: {
+    path: string,
+    readonly: boolean,
+    direct: boolean,
+    iommu: boolean,
+    num_queues: unsignedInteger(1),
+    queue_size: unsignedInteger(1),
+    vhost_user: boolean,
+    vhost_socket: string,
+    rate_limiter_config: uncheckedObject,
+    pci_segment: unsignedInteger(),
+    pci_device_id: unsignedInteger(),
+    id: string,
+    serial: string,
+    rate_limit_group: string,
+    queue_affinity: uncheckedArray,
+    backing_files: boolean,
+    sparse: boolean,
+    image_type: imageType,
+    lock_granularity: { type: 'enum', values: ['ByteRange', 'Full'] },
+  },
+};
+
 const vsockConfig: Schema = {
   type: 'object',
   required: ['cid', 'socket'],
@@ -93,7 +122,7 @@ export const vmConfigSchema: Schema = {
     memory: memoryConfig,
     payload: payloadConfig,
     rate_limit_groups: uncheckedArray,
-    disks: uncheckedArray,
+    disks: { type: 'array', items: diskConfig },
     net: uncheckedArray,
     rng: rngConfig,
     balloon: uncheckedObject,
@@ -134,6 +163,14 @@ export function schemaError(value: unknown, schema: Schema, path = 'VmConfig'): 
       return typeof value === 'string' && schema.values.includes(value)
         ? null
         : `${path}: unknown variant ${describe(value)}, expected one of ${schema.values.map((v) => `\`${v}\``).join(', ')}`;
+    case 'array': {
+      if (!Array.isArray(value)) return `${path}: invalid type: ${describe(value)}, expected a sequence`;
+      for (const [i, item] of value.entries()) {
+        const error = schemaError(item, schema.items, `${path}[${i}]`);
+        if (error) return error;
+      }
+      return null;
+    }
     case 'unchecked':
       return (schema.json === 'array' ? Array.isArray(value) : isObject(value)) ? null : `${path}: invalid type: ${describe(value)}, expected an ${schema.json}`;
     case 'object': {

@@ -36,17 +36,19 @@ export function registerSandboxCommands(program: Command): void {
     .option('--template <name>', 'template to boot (see `microvm images ls`); the default one when omitted')
     .option('--cpus <n>', 'virtual CPUs', positiveInteger)
     .option('--memory <MiB>', 'memory in MiB (or with an M/G suffix)', memoryMiB)
+    .option('--disk <MiB>', "disk size in MiB (or with an M/G suffix), for templates with a disk; at least the image's size", memoryMiB)
     .option('--label <key=value>', 'a label; repeat for more', keyValue)
     .addOption(new Option('--hypervisor <kind>', 'hypervisor for this sandbox').choices(['auto', 'qemu', 'cloud-hypervisor']))
     .option('--json', 'print the sandbox as JSON')
     .action(
-      async (options: JsonOption & { name?: string; template?: string; cpus?: number; memory?: number; label?: Record<string, string>; hypervisor?: 'auto' | 'qemu' | 'cloud-hypervisor' }) => {
+      async (options: JsonOption & { name?: string; template?: string; cpus?: number; memory?: number; disk?: number; label?: Record<string, string>; hypervisor?: 'auto' | 'qemu' | 'cloud-hypervisor' }) => {
         await daemonClient();
         const sandbox = await Sandbox.create({
           ...(options.name !== undefined ? { name: options.name } : {}),
           ...(options.template !== undefined ? { template: options.template } : {}),
           ...(options.cpus !== undefined ? { cpus: options.cpus } : {}),
           ...(options.memory !== undefined ? { memoryMiB: options.memory } : {}),
+          ...(options.disk !== undefined ? { diskMiB: options.disk } : {}),
           ...(options.label ? { labels: options.label } : {}),
           ...(options.hypervisor ? { hypervisor: options.hypervisor } : {}),
         });
@@ -92,6 +94,7 @@ export function registerSandboxCommands(program: Command): void {
         ['hypervisor', info.hypervisor],
         ['cpus', String(info.vcpus)],
         ['memory', `${info.memoryMiB} MiB`],
+        ['disk', info.diskMiB === undefined ? '-' : `${info.diskMiB} MiB`],
         ['labels', labelsText(info.labels) || '-'],
         ['created', info.createdAt],
         ['updated', info.updatedAt],

@@ -3,7 +3,7 @@ import type { AgentClient } from '../agent/agent-client.js';
 export type { HypervisorKind } from '../../../shared/api/sandbox-schemas.js';
 import type { HypervisorKind } from '../../../shared/api/sandbox-schemas.js';
 
-/** What a VM boots: the image's kernel and initramfs, sized and named. */
+/** What a VM boots: the image's kernel and initramfs (and root disk), sized and named. */
 export interface VmLaunchSpec {
   /** Stable id of the sandbox; drivers use it in process titles and socket names. */
   id: string;
@@ -15,6 +15,12 @@ export interface VmLaunchSpec {
   cmdline: string;
   vcpus: number;
   memoryMiB: number;
+  /**
+   * The root disk of a rootfs template: the sandbox's own qcow2 overlay over the image's
+   * ext4 (its backing file), the guest's first virtio-blk device (/dev/vda). Absent for
+   * initramfs-only images.
+   */
+  disk?: { path: string };
   /**
    * A private directory (mode 0700) for this VM's sockets and logs. It exists and is
    * empty when launch is called; the driver removes what it created in cleanup().

@@ -15,6 +15,8 @@ export interface QemuMicrovmSpec {
   serialLog: string;
   /** Unix socket for QMP. */
   qmpSocket?: string;
+  /** A qcow2 root disk, attached as the first virtio-blk device (/dev/vda). */
+  disk?: string;
 }
 
 /**
@@ -43,6 +45,15 @@ export function qemuMicrovmArgs(spec: QemuMicrovmSpec): string[] {
     '-chardev', `socket,id=agent,path=${spec.agentSocket},server=on,wait=off`,
     '-device', `virtserialport,chardev=agent,name=${constants.virtioPortName}`,
   ];
+  if (spec.disk) {
+    // discard=unmap: blocks the guest frees (fstrim, discard) are given back in the overlay.
+    args.push('-drive', `id=root,if=none,format=qcow2,file=${qemuOptionValue(spec.disk)},discard=unmap`, '-device', 'virtio-blk-device,drive=root');
+  }
   if (spec.qmpSocket) args.push('-qmp', `unix:${spec.qmpSocket},server=on,wait=off`);
   return args;
+}
+
+/** A value inside a QEMU `key=value,…` option list: commas are doubled. */
+function qemuOptionValue(value: string): string {
+  return value.replaceAll(',', ',,');
 }

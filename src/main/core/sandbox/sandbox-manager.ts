@@ -1,13 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SandboxEvent } from '../../../shared/api/event-schemas.js';
 import { EventEmitter } from 'node:events';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentClient } from '../agent/agent-client.js';
 import type { AppConfig } from '../config/app-config.js';
 import { SandboxError } from '../errors/sandbox-error.js';
 import { chooseHypervisor } from '../hypervisor/hypervisor-choice.js';
-import type { HypervisorDriver, HypervisorKind, RunningVm, VmExit, VmSnapshot } from '../hypervisor/hypervisor-driver.js';
+import type { HypervisorDriver, HypervisorKind, RunningVm, VmExit, VmLaunchSpec, VmSnapshot } from '../hypervisor/hypervisor-driver.js';
 import { withSerialTail } from '../hypervisor/serial-log.js';
 import type { ProgressListener } from '../build/progress.js';
 import type { MinimalImage } from '../images/minimal-image-builder.js';
@@ -15,7 +15,9 @@ import { TemplateCatalog } from '../images/template-catalog.js';
 import { vmmUsage, type VmmUsage } from '../hypervisor/vmm-usage.js';
 import { appPaths } from '../paths/app-paths.js';
 import type { SandboxRecord, SandboxState, SandboxStore } from '../store/sandbox-store.js';
-import { isValidSandboxName, validateCreateRequest, type CreateSandboxRequest } from './create-request.js';
+import { isValidSandboxName, validateCreateRequest, type CreateSandboxRequest, type ValidCreateRequest } from './create-request.js';
+import { copyDisk, createOverlay, DISK_FILE, PARTIAL_DISK } from './sandbox-disk.js';
+import { captureVm, splitSizes } from '../snapshots/disk-capture.js';
 import { assignGuestIdentity } from './guest-identity.js';
 import { SnapshotFiles } from '../snapshots/snapshot-files.js';
 import { planRetention } from '../snapshots/snapshot-retention.js';
@@ -40,6 +42,8 @@ export interface SandboxManagerOptions {
   runRoot?: string;
   /** Where snapshots are kept; defaults to `snapshots/` in the data directory. */
   snapshotRoot?: string;
+  /** Where each sandbox's own files (its disk) are kept; defaults to `sandboxes/` in the data directory. */
+  sandboxRoot?: string;
   templates?: TemplateCatalog;
 }
 
@@ -103,6 +107,7 @@ export class SandboxManager extends EventEmitter {
   private readonly live = new Map<string, Live>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly runRoot: string;
+  private readonly sandboxRoot: string;
   readonly templates: TemplateCatalog;
   private readonly snapshotFiles: SnapshotFiles;
   private readonly warmStarts = new WarmStartCache();
@@ -110,6 +115,7 @@ export class SandboxManager extends EventEmitter {
   private constructor(private readonly options: SandboxManagerOptions) {
     super();
     this.runRoot = options.runRoot ?? join(appPaths().runtime, 'vms');
+    this.sandboxRoot = options.sandboxRoot ?? join(appPaths().data, 'sandboxes');
     this.templates = options.templates ?? new TemplateCatalog();
     this.snapshotFiles = new SnapshotFiles(options.snapshotRoot);
   }
@@ -117,6 +123,7 @@ export class SandboxManager extends EventEmitter {
   static async open(options: SandboxManagerOptions): Promise<SandboxManager> {
     const manager = new SandboxManager(options);
     await mkdir(manager.runRoot, { recursive: true, mode: 0o700 });
+    await mkdir(manager.sandboxRoot, { recursive: true, mode: 0o700 });
     await manager.reconcile();
     return manager;
   }
@@ -133,20 +140,27 @@ export class SandboxManager extends EventEmitter {
 
   async create(request: CreateSandboxRequest): Promise<SandboxRecord> {
     const { config, store } = this.options;
-    const valid = validateCreateRequest(request, config);
+    const template = request.template ?? (await this.templates.defaultName(config.defaults.template));
+    const sizes = this.templates.definition(template).defaults;
+    const valid = validateCreateRequest(request, config, {
+      template,
+      vcpus: config.defaults.vcpus ?? sizes.vcpus,
+      memoryMiB: config.defaults.memoryMiB ?? sizes.memoryMiB,
+    });
     if (store.getByName(valid.name)) throw new SandboxError('already_exists', `a sandbox named "${valid.name}" already exists`);
     if (store.list().length >= config.limits.maxSandboxes) {
       throw new SandboxError('limit_reached', `the limit of ${config.limits.maxSandboxes} sandboxes is reached (config key limits.maxSandboxes)`);
     }
     await this.admitMemory(valid.memoryMiB);
     const image = await this.buildTemplate(valid.template, valid.name);
+    const diskMiB = await diskSize(image, valid);
     const hypervisor = (await chooseHypervisor(valid.hypervisor, config, image.kernel)).chosen;
     this.driver(hypervisor);
 
-    const record = store.insert({ id: randomUUID(), name: valid.name, template: valid.template, hypervisor, vcpus: valid.vcpus, memoryMiB: valid.memoryMiB, labels: valid.labels });
+    const record = store.insert({ id: randomUUID(), name: valid.name, template: valid.template, hypervisor, vcpus: valid.vcpus, memoryMiB: valid.memoryMiB, diskMiB, labels: valid.labels });
     this.announce(record);
     if (!config.snapshots.warmStart) return this.locked(record.id, () => this.boot(record, { kind: 'boot', image }, ['creating']));
-    const key: WarmStartKey = { imageDir: image.dir, hypervisor, vcpus: valid.vcpus, memoryMiB: valid.memoryMiB };
+    const key: WarmStartKey = { imageDir: image.dir, hypervisor, vcpus: valid.vcpus, memoryMiB: valid.memoryMiB, diskMiB };
     return this.locked(record.id, async () => {
       const warm = await this.warmStarts.find(key);
       if (warm) {
@@ -159,7 +173,11 @@ export class SandboxManager extends EventEmitter {
       }
       const booted = await this.boot(record, { kind: 'boot', image }, ['creating']);
       const live = this.live.get(record.id);
-      if (live?.boot) await this.warmStarts.capture(key, live.vm, live.boot).catch(() => undefined);
+      if (live?.boot) {
+        const disk = this.diskOf(booted);
+        if (disk) await this.flushGuestDisk(booted, live);
+        await this.warmStarts.capture(key, live.vm, live.boot, disk).catch(() => undefined);
+      }
       return booted;
     });
   }
@@ -205,6 +223,7 @@ export class SandboxManager extends EventEmitter {
         await this.release(record.id, live);
       }
       await rm(this.runDir(record.id), { recursive: true, force: true });
+      await rm(this.sandboxDir(record.id), { recursive: true, force: true });
       this.options.store.delete(record.id);
       await this.snapshotFiles.removeSandbox(record.id);
       this.emit('event', { type: 'state', id: record.id, name: record.name, state: 'stopped', reason: 'destroyed', at: Date.now() } satisfies SandboxEvent);
@@ -263,13 +282,16 @@ export class SandboxManager extends EventEmitter {
         throw new SandboxError('invalid_argument', `name: "${name}" is not a valid snapshot name: use 1-64 letters, digits, spaces and . _ -`, { field: 'name' });
       }
       if (own.some((s) => s.name === name)) throw new SandboxError('already_exists', `name: sandbox "${current.name}" already has a snapshot named "${name}"`, { field: 'name' });
-      await this.snapshotFiles.ensureSpace(current.memoryMiB * 1024 * 1024);
+      const disk = this.diskOf(current);
+      const diskBytes = disk ? (await stat(disk)).size : 0;
+      await this.snapshotFiles.ensureSpace(current.memoryMiB * 1024 * 1024 + diskBytes);
 
       const snapshotId = randomUUID();
       const partial = await this.snapshotFiles.begin(current.id, snapshotId);
       let saved: VmSnapshot;
       try {
-        saved = await live.vm.snapshot(partial);
+        if (disk) await this.flushGuestDisk(current, live);
+        saved = await captureVm(live.vm, partial, disk);
         await this.snapshotFiles.commit(current.id, snapshotId);
       } catch (error) {
         await this.snapshotFiles.abandon(current.id, snapshotId);
@@ -287,9 +309,8 @@ export class SandboxManager extends EventEmitter {
         template: current.template,
         vcpus: current.vcpus,
         memoryMiB: current.memoryMiB,
-        boot: live.boot ?? bootOf(await this.templates.image(current.template)),
-        stateBytes: saved.files.reduce((sum, file) => sum + file.size, 0),
-        diskBytes: 0,
+        boot: live.boot ?? bootOf(await this.templates.image(current.template), current.diskMiB),
+        ...splitSizes(saved.files),
         pauseMs: saved.pauseMs,
         files: saved.files,
         thumbnail: null,
@@ -368,6 +389,7 @@ export class SandboxManager extends EventEmitter {
           hypervisor: snapshot.hypervisor,
           vcpus: snapshot.vcpus,
           memoryMiB: snapshot.memoryMiB,
+          diskMiB: snapshot.boot.diskMiB ?? null,
           labels: origin ? { ...origin.labels } : {},
         });
         this.announce(record);
@@ -409,7 +431,9 @@ export class SandboxManager extends EventEmitter {
     let vm: RunningVm | null = null;
     try {
       const bootFiles = source.kind === 'boot' ? source.image : source.boot;
-      const spec = {
+      const disk = this.diskOf(record);
+      if (disk) await this.prepareDisk(record, source, disk);
+      const spec: VmLaunchSpec = {
         id: record.id,
         hostname: record.name,
         kernel: bootFiles.kernel,
@@ -418,13 +442,15 @@ export class SandboxManager extends EventEmitter {
         vcpus: record.vcpus,
         memoryMiB: record.memoryMiB,
         runDir,
+        ...(disk ? { disk: { path: disk } } : {}),
       };
       const driver = this.driver(record.hypervisor);
       vm = source.kind === 'boot' ? await driver.launch(spec) : await driver.restore(spec, source.dir);
       // Recorded before the guest is even up: a daemon killed from here on finds the
       // process again instead of leaving it orphaned.
       store.transition(record.id, { from: ['creating'], to: 'creating', handle: vm.handle });
-      const live: Live = { vm, boot: { kernel: spec.kernel, initrd: spec.initrd, cmdline: spec.cmdline }, agent: null, expectedExit: null };
+      const boot: SnapshotBoot = { kernel: spec.kernel, initrd: spec.initrd, cmdline: spec.cmdline, ...(record.diskMiB === null ? {} : { diskMiB: record.diskMiB }) };
+      const live: Live = { vm, boot, agent: null, expectedExit: null };
       this.live.set(record.id, live);
       this.watch(record.id, live);
       const agent = await this.agentOf(record.id, live);
@@ -562,6 +588,19 @@ export class SandboxManager extends EventEmitter {
     for (const entry of await readdir(this.runRoot).catch(() => [])) {
       if (!this.live.has(entry)) await rm(join(this.runRoot, entry), { recursive: true, force: true });
     }
+    // Disks stay with their sandbox whatever state it is in (a crashed one keeps its files);
+    // a directory no sandbox owns, or a copy cut short, goes.
+    const ids = new Set(store.list().map((record) => record.id));
+    for (const entry of await readdir(this.sandboxRoot).catch(() => [] as string[])) {
+      const dir = join(this.sandboxRoot, entry);
+      if (!ids.has(entry)) {
+        await rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      for (const file of await readdir(dir).catch(() => [] as string[])) {
+        if (PARTIAL_DISK.test(file)) await rm(join(dir, file), { force: true });
+      }
+    }
     const registered = new Map(store.list().map((record) => [record.id, new Set(store.snapshots.ofSandbox(record.id).map((s) => s.id))]));
     await this.snapshotFiles.sweep(registered);
   }
@@ -605,6 +644,47 @@ export class SandboxManager extends EventEmitter {
     return join(this.runRoot, id);
   }
 
+  /** A sandbox's own files, kept across its runs: its disk. */
+  private sandboxDir(id: string): string {
+    return join(this.sandboxRoot, id);
+  }
+
+  /** The sandbox's disk overlay, or null when its template has no disk. */
+  private diskOf(record: SandboxRecord): string | null {
+    return record.diskMiB === null ? null : join(this.sandboxDir(record.id), DISK_FILE);
+  }
+
+  /**
+   * Puts the disk the guest is about to use in place. Booting keeps the sandbox's overlay
+   * (files written in the guest survive stop and start) and creates it on the first boot;
+   * a restore, fork or warm start replaces it with a copy of the saved state's disk.
+   */
+  private async prepareDisk(record: SandboxRecord, source: VmSource, disk: string): Promise<void> {
+    await mkdir(this.sandboxDir(record.id), { recursive: true, mode: 0o700 });
+    if (source.kind === 'restore') {
+      if (source.boot.diskMiB === undefined) throw new SandboxError('snapshot_corrupt', `${source.label} has no disk, but sandbox "${record.name}" boots from one`);
+      await copyDisk(join(source.dir, DISK_FILE), disk);
+      return;
+    }
+    if (await stat(disk).then(() => true, () => false)) return;
+    if (!source.image.rootfs) {
+      throw new SandboxError('invalid_state', `sandbox "${record.name}" has a disk, but the ${record.template} image has no root file system to back it`);
+    }
+    await createOverlay(source.image.rootfs, disk, record.diskMiB ?? 0);
+  }
+
+  /**
+   * Cloud Hypervisor keeps a qcow2 overlay's new cluster mappings in memory until the
+   * guest flushes, and pausing does not flush them; a copy of the file taken while paused
+   * would miss the guest's latest writes. So the guest syncs first. QEMU flushes its
+   * block layer when it stops the guest, so it needs nothing.
+   */
+  private async flushGuestDisk(record: SandboxRecord, live: Live): Promise<void> {
+    if (record.hypervisor !== 'cloud-hypervisor' || record.state !== 'running') return;
+    const agent = await this.agentOf(record.id, live);
+    await agent.run({ argv: ['sync'], timeoutMs: 60_000 }).catch(() => undefined);
+  }
+
   private announce(record: SandboxRecord): SandboxRecord {
     this.emit('event', { type: 'state', id: record.id, name: record.name, state: record.state, reason: record.stateReason, at: record.updatedAt } satisfies SandboxEvent);
     return record;
@@ -639,8 +719,32 @@ function nextSnapshotName(taken: readonly string[]): string {
   }
 }
 
-function bootOf(image: MinimalImage): SnapshotBoot {
-  return { kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline };
+function bootOf(image: MinimalImage, diskMiB: number | null): SnapshotBoot {
+  return { kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline, ...(diskMiB === null ? {} : { diskMiB }) };
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * The disk a new sandbox gets: none for an initramfs-only image; otherwise the size asked
+ * for, or the template's default, and never less than the image's own file system.
+ */
+async function diskSize(image: MinimalImage, request: ValidCreateRequest): Promise<number | null> {
+  const template = image.template?.name ?? request.template;
+  if (!image.rootfs) {
+    if (request.diskMiB !== undefined) {
+      throw new SandboxError('invalid_argument', `diskMiB: the ${template} template has no disk (it boots from an initramfs); leave diskMiB out`, { field: 'diskMiB' });
+    }
+    return null;
+  }
+  const imageMiB = Math.ceil((image.rootfsBytes ?? (await stat(image.rootfs)).size) / MIB);
+  if (request.diskMiB !== undefined && request.diskMiB < imageMiB) {
+    throw new SandboxError('invalid_argument', `diskMiB: ${request.diskMiB} MiB is smaller than the ${template} image (${imageMiB} MiB); ask for at least ${imageMiB}`, {
+      field: 'diskMiB',
+      minimum: imageMiB,
+    });
+  }
+  return request.diskMiB ?? Math.max(image.template?.defaults.diskMiB ?? imageMiB, imageMiB);
 }
 
 function delay(ms: number): Promise<void> {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { HypervisorKind, RunningVm, VmStateFile } from '../hypervisor/hypervisor-driver.js';
 import { hashFile } from '../hypervisor/state-file-digest.js';
 import type { SnapshotBoot } from '../store/snapshot-store.js';
+import { captureVm } from './disk-capture.js';
 
 /** Which booted state fits a new sandbox: the same image, hypervisor and machine size. */
 export interface WarmStartKey {
@@ -10,6 +11,8 @@ export interface WarmStartKey {
   hypervisor: HypervisorKind;
   vcpus: number;
   memoryMiB: number;
+  /** The disk's size (its file system was grown to it at boot); null without a disk. */
+  diskMiB: number | null;
 }
 
 export interface WarmState {
@@ -28,8 +31,9 @@ interface WarmManifest {
  * Booted guests kept next to their image, one per hypervisor and machine size: a new
  * sandbox restores one (then gets its own identity) instead of booting. The first
  * sandbox of each shape is captured right after its agent answers, before it runs
- * anything of the user's. A state is checked against its manifest the first time this
- * process uses it.
+ * anything of the user's; with a disk, its overlay is captured too (disk.qcow2) and each
+ * warm-started sandbox gets a copy. A state is checked against its manifest the first
+ * time this process uses it.
  */
 export class WarmStartCache {
   private readonly verified = new Set<string>();
@@ -51,13 +55,13 @@ export class WarmStartCache {
     return { dir, boot: manifest.boot };
   }
 
-  /** Saves a freshly booted VM's state for its shape, unless another sandbox got there first. */
-  async capture(key: WarmStartKey, vm: RunningVm, boot: SnapshotBoot): Promise<void> {
+  /** Saves a freshly booted VM's state (and its disk, if any) for its shape, unless another sandbox got there first. */
+  async capture(key: WarmStartKey, vm: RunningVm, boot: SnapshotBoot, disk: string | null = null): Promise<void> {
     const dir = warmDir(key);
     const partial = `${dir}.partial-${process.pid}-${Date.now()}`;
     await mkdir(partial, { recursive: true, mode: 0o700 });
     try {
-      const saved = await vm.snapshot(partial);
+      const saved = await captureVm(vm, partial, disk);
       const manifest: WarmManifest = { boot, vmmVersion: saved.vmmVersion, files: saved.files, capturedAt: new Date().toISOString() };
       await writeFile(join(partial, 'manifest.json'), JSON.stringify(manifest, null, 2));
       await rename(partial, dir).catch((error: NodeJS.ErrnoException) => {
@@ -76,5 +80,6 @@ export class WarmStartCache {
 }
 
 function warmDir(key: WarmStartKey): string {
-  return join(key.imageDir, 'warm', `${key.hypervisor}-${key.vcpus}cpu-${key.memoryMiB}mib`);
+  const disk = key.diskMiB === null ? '' : `-disk${key.diskMiB}mib`;
+  return join(key.imageDir, 'warm', `${key.hypervisor}-${key.vcpus}cpu-${key.memoryMiB}mib${disk}`);
 }

@@ -85,6 +85,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'the size of a sandbox\'s copy-on-write disk (rootfs templates)',
+    up(db) {
+      // NULL: the sandbox boots from an initramfs only and has no disk.
+      db.exec(`
+        ALTER TABLE sandboxes ADD COLUMN disk_mib INTEGER CHECK (disk_mib IS NULL OR disk_mib > 0);
+      `);
+    },
+  },
 ];
 
 function latestVersion(migrations: readonly Migration[]): number {

@@ -18,6 +18,8 @@ export interface SandboxRecord {
   hypervisor: HypervisorKind;
   vcpus: number;
   memoryMiB: number;
+  /** Size of the sandbox's copy-on-write disk; null when its template has none (an initramfs only). */
+  diskMiB: number | null;
   labels: Record<string, string>;
   state: SandboxState;
   /** Why the sandbox entered its current state (e.g. the last serial lines after a crash). */
@@ -37,8 +39,9 @@ export interface NewSandbox {
   hypervisor: HypervisorKind;
   vcpus: number;
   memoryMiB: number;
+  diskMiB?: number | null;
   labels?: Record<string, string>;
-  /** Defaults to 'creating': a sandbox is recorded before its VM exists, so a crash mid-create leaves a trace. */
+  /** Defaults to 'creating'': a sandbox is recorded before its VM exists, so a crash mid-create leaves a trace. */
   state?: SandboxState;
 }
 
@@ -65,6 +68,7 @@ interface SandboxRow {
   hypervisor: string;
   vcpus: number;
   memory_mib: number;
+  disk_mib: number | null;
   labels: string;
   state: string;
   state_reason: string | null;
@@ -94,6 +98,7 @@ function toRecord(row: SandboxRow): SandboxRecord {
     hypervisor: row.hypervisor as HypervisorKind,
     vcpus: row.vcpus,
     memoryMiB: row.memory_mib,
+    diskMiB: row.disk_mib ?? null,
     labels: JSON.parse(row.labels) as Record<string, string>,
     state: row.state as SandboxState,
     stateReason: row.state_reason,
@@ -167,6 +172,7 @@ export class SandboxStore {
       hypervisor: sandbox.hypervisor,
       vcpus: sandbox.vcpus,
       memory_mib: sandbox.memoryMiB,
+      disk_mib: sandbox.diskMiB ?? null,
       labels: JSON.stringify(sandbox.labels ?? {}),
       state,
       state_reason: null,
@@ -178,9 +184,9 @@ export class SandboxStore {
       this.db.transaction(() => {
         this.db
           .prepare(
-            `INSERT INTO sandboxes (id, name, template, hypervisor, vcpus, memory_mib, labels, state,
+            `INSERT INTO sandboxes (id, name, template, hypervisor, vcpus, memory_mib, disk_mib, labels, state,
                state_reason, handle, created_at, updated_at)
-             VALUES (@id, @name, @template, @hypervisor, @vcpus, @memory_mib, @labels, @state,
+             VALUES (@id, @name, @template, @hypervisor, @vcpus, @memory_mib, @disk_mib, @labels, @state,
                @state_reason, @handle, @created_at, @updated_at)`,
           )
           .run(row);

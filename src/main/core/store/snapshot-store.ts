@@ -6,6 +6,8 @@ export interface SnapshotBoot {
   kernel: string;
   initrd: string;
   cmdline: string;
+  /** Size of the disk captured with the state (the snapshot's disk.qcow2); absent when the guest had none. */
+  diskMiB?: number;
 }
 
 /** A saved state of a sandbox, as stored. Timestamps are unix milliseconds. */
@@ -27,6 +29,7 @@ export interface SnapshotRecord {
   boot: SnapshotBoot;
   /** Bytes on disk of the saved memory and device state. */
   stateBytes: number;
+  /** Bytes of the disk overlay copied with the state (disk.qcow2); 0 without a disk. */
   diskBytes: number;
   pauseMs: number;
   files: VmStateFile[];

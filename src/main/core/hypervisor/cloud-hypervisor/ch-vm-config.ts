@@ -10,6 +10,19 @@ export interface ChVmConfig {
   console: { mode: 'Off' };
   vsock: { cid: number; socket: string };
   rng: { src: string };
+  disks?: ChDiskConfig[];
+}
+
+/** OpenAPI `DiskConfig`, the fields this driver sets. */
+export interface ChDiskConfig {
+  path: string;
+  /**
+   * Said explicitly: CH's image type auto-detection is deprecated, and when it detects
+   * qcow2 it turns backing files off, which would refuse the sandbox's overlay.
+   */
+  image_type: 'Qcow2';
+  /** The overlay reads unwritten blocks from the image's rootfs.ext4; CH (v51+) opens backing files only when asked. */
+  backing_files: true;
 }
 
 export interface ChVmPaths {
@@ -32,7 +45,8 @@ const MIB = 1024 * 1024;
  * The vm.create body for a sandbox. Serial and console are set explicitly because CH's
  * defaults would discard the serial port and put a virtio console on CH's stdout; the
  * serial port (ttyS0, a 16550 on x86) carries the kernel log to a file from the first
- * line of boot. CH adds nothing to the command line itself.
+ * line of boot. CH adds nothing to the command line itself. A rootfs template's disk is
+ * the sandbox's qcow2 overlay, the only disk, so the guest sees it as /dev/vda.
  */
 export function chVmConfig(spec: VmLaunchSpec, paths: ChVmPaths): ChVmConfig {
   const console = /(^|\s)console=/.test(spec.cmdline) ? '' : ' console=ttyS0';
@@ -48,5 +62,10 @@ export function chVmConfig(spec: VmLaunchSpec, paths: ChVmPaths): ChVmConfig {
     console: { mode: 'Off' },
     vsock: { cid: GUEST_CID, socket: paths.vsockSocket },
     rng: { src: '/dev/urandom' },
+    ...(spec.disk ? { disks: [chDisk(spec.disk.path)] } : {}),
   };
+}
+
+export function chDisk(path: string): ChDiskConfig {
+  return { path, image_type: 'Qcow2', backing_files: true };
 }

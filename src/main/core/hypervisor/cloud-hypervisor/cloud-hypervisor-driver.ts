@@ -9,7 +9,7 @@ import type { HypervisorDriver, RunningVm, VmExit, VmHandle, VmLaunchSpec, VmRun
 import { hashFile } from '../state-file-digest.js';
 import { isSameProcess, readPidStartTicks, waitForProcessExit } from '../process-identity.js';
 import { ChApiClient, type ChPing } from './ch-api-client.js';
-import { AGENT_VSOCK_PORT, chVmConfig } from './ch-vm-config.js';
+import { AGENT_VSOCK_PORT, chDisk, chVmConfig } from './ch-vm-config.js';
 
 export interface CloudHypervisorDriverOptions {
   /** Path to `cloud-hypervisor`, or a name looked up on PATH. */
@@ -56,17 +56,20 @@ export class CloudHypervisorDriver implements HypervisorDriver {
   /**
    * vm.restore on a fresh VMM. CH rebinds the socket paths and reopens the files named
    * in the snapshot's config.json, so the VM is restored from a directory of its own
-   * whose config.json names this VM's run directory, with the (verified) state and
-   * memory linked in rather than copied.
+   * whose config.json names this VM's run directory and this sandbox's own disk (a fork
+   * must not open the original's overlay), with the (verified) state and memory linked
+   * in rather than copied.
    */
   restore(spec: VmLaunchSpec, dir: string): Promise<RunningVm> {
     return this.start(spec, async (api, files) => {
       const staged = join(spec.runDir, 'restore');
       await rm(staged, { recursive: true, force: true });
       await mkdir(staged, { mode: 0o700 });
-      const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+      const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as SavedChConfig;
       config.serial = { ...config.serial, file: files.serialLog };
       config.vsock = { ...config.vsock, socket: files.vsockSocket };
+      if (spec.disk) config.disks = [{ ...config.disks?.[0], ...chDisk(spec.disk.path) }];
+      else delete config.disks;
       await writeFile(join(staged, 'config.json'), JSON.stringify(config), { mode: 0o600 });
       for (const name of await readdir(dir)) {
         if (name !== 'config.json') await symlink(join(dir, name), join(staged, name));
@@ -244,6 +247,14 @@ class ChVm implements RunningVm {
   async cleanup(): Promise<void> {
     await removeRunFiles(this.handle.runDir);
   }
+}
+
+/** A snapshot's config.json, as far as a restore rewrites it. */
+interface SavedChConfig {
+  serial?: Record<string, unknown>;
+  vsock?: Record<string, unknown>;
+  disks?: Record<string, unknown>[];
+  [field: string]: unknown;
 }
 
 interface ChRunFiles {

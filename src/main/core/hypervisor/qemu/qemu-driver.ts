@@ -55,6 +55,7 @@ export class QemuDriver implements HypervisorDriver {
         agentSocket: files.agentSocket,
         serialLog: files.serialLog,
         qmpSocket: files.qmpSocket,
+        ...(spec.disk ? { disk: spec.disk.path } : {}),
       }),
       ...(restoreFrom ? ['-incoming', 'defer'] : []),
     ];
