@@ -23,6 +23,9 @@ npx eslint .
 echo "==> building the minimal guest image (cached after the first run)"
 npx tsx src/main/cli/build-image.ts
 
+echo "==> building the ai-agent image from Debian packages (a few minutes the first time, cached after)"
+npx tsx src/main/cli/build-image.ts ai-agent
+
 echo "==> building the SDK"
 npm run --silent build:sdk
 

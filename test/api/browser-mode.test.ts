@@ -269,7 +269,7 @@ describe('npm start without Electron', () => {
   it('serves the UI on loopback, prints one line with the URL and token, and stops cleanly on SIGINT', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'microvm-start-'));
     await mkdir(join(dataDir, 'config'), { recursive: true });
-    await writeFile(join(dataDir, 'config', 'config.json'), JSON.stringify({ hypervisor: 'qemu' }));
+    await writeFile(join(dataDir, 'config', 'config.json'), JSON.stringify({ hypervisor: 'qemu', defaults: { template: 'minimal' } }));
     const env: NodeJS.ProcessEnv = { ...process.env, MICROVM_DATA_DIR: dataDir, MICROVM_IMAGES_DIR: appPaths().images };
     for (const name of ['DISPLAY', 'WAYLAND_DISPLAY', 'MICROVM_SOCKET', 'MICROVM_URL', 'MICROVM_PORT']) delete env[name];
     // The default port taken (by this test, or by anything else already): browser mode moves to a free one and says so.

@@ -7,6 +7,7 @@ import { startTestDaemon } from '../support/daemon-harness.js';
 import { call, ok, V1 } from '../api/api-http.js';
 import { Sandbox } from '../../src/sdk/index.js';
 import { snapshotScenario } from './snapshot-bench.js';
+import { templatesScenario } from './templates-bench.js';
 import { uiScenario } from './ui-bench.js';
 import { readFile, rm } from 'node:fs/promises';
 
@@ -14,7 +15,7 @@ import { readFile, rm } from 'node:fs/promises';
 
 type Scenario = () => Promise<Record<string, unknown>>;
 
-const scenarios: Record<string, Scenario> = { agent: agentScenario, lifecycle: lifecycleScenario, api: apiScenario, snapshot: snapshotScenario, ui: uiScenario };
+const scenarios: Record<string, Scenario> = { agent: agentScenario, lifecycle: lifecycleScenario, api: apiScenario, snapshot: snapshotScenario, ui: uiScenario, templates: templatesScenario };
 
 function percentile(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);

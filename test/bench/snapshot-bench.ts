@@ -20,7 +20,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 async function withHarness<T>(warmStart: boolean, fn: (h: Harness) => Promise<T>): Promise<T> {
-  const config = { ...defaultAppConfig(), hypervisor: 'qemu' as const, snapshots: { ...defaultAppConfig().snapshots, warmStart } };
+  const config = { ...defaultAppConfig(), hypervisor: 'qemu' as const, defaults: { template: 'minimal' }, snapshots: { ...defaultAppConfig().snapshots, warmStart } };
   const h = await openHarness(undefined, config);
   try {
     return await fn(h);

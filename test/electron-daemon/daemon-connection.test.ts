@@ -41,7 +41,7 @@ describe('with no daemon running', () => {
     // The in-process daemon reads its directories from the environment: a throwaway one, sharing the built images.
     dataDir = await mkdtemp(join(tmpdir(), 'electron-hosted-'));
     await mkdir(join(dataDir, 'config'), { recursive: true });
-    await writeFile(join(dataDir, 'config', 'config.json'), JSON.stringify({ hypervisor: 'qemu' }));
+    await writeFile(join(dataDir, 'config', 'config.json'), JSON.stringify({ hypervisor: 'qemu', defaults: { template: 'minimal' } }));
     process.env.MICROVM_IMAGES_DIR = appPaths().images;
     process.env.MICROVM_DATA_DIR = dataDir;
     process.env.MICROVM_LOG_LEVEL = 'warn';

@@ -37,7 +37,7 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
   const dataDir = await mkdtemp(join(tmpdir(), 'microvm-daemon-'));
   // QEMU explicitly: the tests boot real VMs here, where Cloud Hypervisor cannot run.
   await mkdir(join(dataDir, 'config'), { recursive: true });
-  await writeFile(join(dataDir, 'config', 'config.json'), JSON.stringify({ hypervisor: 'qemu' }));
+  await writeFile(join(dataDir, 'config', 'config.json'), JSON.stringify({ hypervisor: 'qemu', defaults: { template: 'minimal' } }));
   // This boot's KVM probe result, so each daemon does not spend up to 10 s probing again.
   await mkdir(join(dataDir, 'run'), { recursive: true, mode: 0o700 });
   await copyFile(join(appPaths().runtime, 'kvm-probe.json'), join(dataDir, 'run', 'kvm-probe.json')).catch(() => undefined);

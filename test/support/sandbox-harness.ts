@@ -14,11 +14,18 @@ export interface Harness {
 }
 
 /** A manager over its own store and runtime directory, with QEMU chosen as the hypervisor. */
-export async function openHarness(dir?: string, config: AppConfig = { ...defaultAppConfig(), hypervisor: 'qemu' }): Promise<Harness> {
+export async function openHarness(dir?: string, config: AppConfig = { ...defaultAppConfig(), hypervisor: 'qemu', defaults: { template: 'minimal' } }): Promise<Harness> {
   const base = dir ?? (await mkdtemp(join(tmpdir(), 'microvm-manager-')));
   const store = SandboxStore.open(join(base, 'microvm.db'));
   const runRoot = join(base, 'vms');
-  const manager = await SandboxManager.open({ store, config, drivers: hypervisorDrivers(config), runRoot, snapshotRoot: join(base, 'snapshots') });
+  const manager = await SandboxManager.open({
+    store,
+    config,
+    drivers: hypervisorDrivers(config),
+    runRoot,
+    snapshotRoot: join(base, 'snapshots'),
+    sandboxRoot: join(base, 'sandboxes'),
+  });
   return { dir: base, store, manager, runRoot };
 }
 

@@ -111,7 +111,7 @@ describe('the sandbox manager on QEMU', () => {
     expect(h.manager.list()).toEqual([]);
 
     // Within the per-sandbox limit but more than the host has: the admission check refuses.
-    const roomy = { ...defaultAppConfig(), hypervisor: 'qemu' as const, limits: { ...defaultAppConfig().limits, maxMemoryMiBPerSandbox: 1 << 30 } };
+    const roomy = { ...defaultAppConfig(), hypervisor: 'qemu' as const, defaults: { template: 'minimal' }, limits: { ...defaultAppConfig().limits, maxMemoryMiBPerSandbox: 1 << 30 } };
     const other = await openHarness(undefined, roomy);
     await expect(other.manager.create({ name: 'huge', memoryMiB: 1 << 29 })).rejects.toMatchObject({ code: 'insufficient_memory', details: { field: 'memoryMiB' } });
     expect(other.manager.list()).toEqual([]);

@@ -199,7 +199,7 @@ describe('warm start', () => {
   });
 
   it('boots cold when snapshots.warmStart is off', async () => {
-    const config = { ...defaultAppConfig(), hypervisor: 'qemu' as const, snapshots: { ...defaultAppConfig().snapshots, warmStart: false } };
+    const config = { ...defaultAppConfig(), hypervisor: 'qemu' as const, defaults: { template: 'minimal' }, snapshots: { ...defaultAppConfig().snapshots, warmStart: false } };
     const h = await openHarness(undefined, config);
     try {
       const events: SandboxEvent[] = [];

@@ -46,7 +46,7 @@ describe('loadAppConfig', () => {
         maxMemoryMiBPerSandbox: 8192,
         memoryReserveMiB: 512,
       },
-      defaults: { vcpus: 1, memoryMiB: 256, template: 'minimal' },
+      defaults: { template: 'auto' },
       snapshots: { keepPerSandbox: 50, maxTotalMiB: 0, warmStart: true },
     });
   });
@@ -59,7 +59,8 @@ describe('loadAppConfig', () => {
     expect(config.qemuBinary).toBe('/opt/qemu/bin/qemu');
     expect(config.cloudHypervisorBinary).toBe('cloud-hypervisor');
     expect(config.limits).toMatchObject({ maxSandboxes: 4, memoryReserveMiB: 0, maxMemoryMiBPerSandbox: 8192 });
-    expect(config.defaults.template).toBe('minimal');
+    // Unset sizes come from the chosen template's definition, and "auto" picks the template.
+    expect(config.defaults).toEqual({ template: 'auto' });
   });
 
   it('returns a frozen config, all the way down', () => {
@@ -118,7 +119,7 @@ describe('loadAppConfig', () => {
     [{ snapshots: { maxTotalMiB: -5 } }, 'snapshots.maxTotalMiB', 'at least 0'],
     [{ snapshots: { warmStart: 'yes' } }, 'snapshots.warmStart', 'must be true or false, got the string "yes"'],
     [{ limits: { maxVcpusPerSandbox: 2 }, defaults: { vcpus: 3 } }, 'defaults.vcpus', '(3) exceeds limits.maxVcpusPerSandbox (2)'],
-    [{ limits: { maxMemoryMiBPerSandbox: 128 } }, 'defaults.memoryMiB', '(256) exceeds limits.maxMemoryMiBPerSandbox (128)'],
+    [{ limits: { maxMemoryMiBPerSandbox: 128 }, defaults: { memoryMiB: 256 } }, 'defaults.memoryMiB', '(256) exceeds limits.maxMemoryMiBPerSandbox (128)'],
   ])('refuses %j, naming %s', (json, key, problem) => {
     const err = configError(json);
     expect(err.code).toBe('invalid_config');

@@ -27,7 +27,7 @@ export function registerSystemRoutes(app: ApiApp, { manager, config, startedAt, 
     { schema: { tags, summary: 'Hypervisor choice, limits and free host resources', response: { 200: SystemInfoSchema } } },
     async () => {
       // The probe boots the default template's kernel to tell a working KVM from a broken one.
-      const image = await manager.templates.image(config.defaults.template);
+      const image = await manager.templates.image(await manager.templates.defaultName(config.defaults.template));
       return { version: productVersion(), ...(await systemInfo(config, image.kernel)) };
     },
   );

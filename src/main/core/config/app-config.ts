@@ -19,9 +19,11 @@ export interface AppConfig {
     /** Host memory kept free for the host itself when admitting a new VM. */
     readonly memoryReserveMiB: number;
   };
+  /** Unset sizes fall back to the template's own defaults (images/templates/*.json). */
   readonly defaults: {
-    readonly vcpus: number;
-    readonly memoryMiB: number;
+    readonly vcpus?: number;
+    readonly memoryMiB?: number;
+    /** A template name, or "auto": the richest built template (see TemplateCatalog.defaultName). */
     readonly template: string;
   };
   readonly snapshots: {
@@ -52,7 +54,7 @@ export function defaultAppConfig(): AppConfig {
       maxMemoryMiBPerSandbox: 8192,
       memoryReserveMiB: 512,
     },
-    defaults: { vcpus: 1, memoryMiB: 256, template: 'minimal' },
+    defaults: { template: 'auto' },
     snapshots: { keepPerSandbox: 50, maxTotalMiB: 0, warmStart: true },
   });
 }
@@ -91,7 +93,8 @@ export function parseAppConfig(json: unknown, file: string): AppConfig {
   const limits = root.limits === undefined ? {} : objectAt(root.limits, 'limits', fail);
   rejectUnknownKeys(limits, fallback.limits, 'limits.', fail);
   const defaultsSection = root.defaults === undefined ? {} : objectAt(root.defaults, 'defaults', fail);
-  rejectUnknownKeys(defaultsSection, fallback.defaults, 'defaults.', fail);
+  // The sizes are optional, so the fallback object does not list every key.
+  rejectUnknownKeys(defaultsSection, { vcpus: 1, memoryMiB: MIN_MEMORY_MIB, template: '' }, 'defaults.', fail);
   const snapshots = root.snapshots === undefined ? {} : objectAt(root.snapshots, 'snapshots', fail);
   rejectUnknownKeys(snapshots, fallback.snapshots, 'snapshots.', fail);
 
@@ -112,8 +115,8 @@ export function parseAppConfig(json: unknown, file: string): AppConfig {
       memoryReserveMiB: wholeNumber(limits.memoryReserveMiB, 'limits.memoryReserveMiB', 0, fallback.limits.memoryReserveMiB, fail),
     },
     defaults: {
-      vcpus: wholeNumber(defaultsSection.vcpus, 'defaults.vcpus', 1, fallback.defaults.vcpus, fail),
-      memoryMiB: wholeNumber(defaultsSection.memoryMiB, 'defaults.memoryMiB', MIN_MEMORY_MIB, fallback.defaults.memoryMiB, fail),
+      ...(defaultsSection.vcpus === undefined ? {} : { vcpus: wholeNumber(defaultsSection.vcpus, 'defaults.vcpus', 1, 1, fail) }),
+      ...(defaultsSection.memoryMiB === undefined ? {} : { memoryMiB: wholeNumber(defaultsSection.memoryMiB, 'defaults.memoryMiB', MIN_MEMORY_MIB, MIN_MEMORY_MIB, fail) }),
       template: nonEmptyString(defaultsSection.template, 'defaults.template', fallback.defaults.template, fail),
     },
     snapshots: {
@@ -124,10 +127,10 @@ export function parseAppConfig(json: unknown, file: string): AppConfig {
   };
 
   // Defaults above the limits would make every create without explicit sizes fail.
-  if (config.defaults.vcpus > config.limits.maxVcpusPerSandbox) {
+  if (config.defaults.vcpus !== undefined && config.defaults.vcpus > config.limits.maxVcpusPerSandbox) {
     fail('defaults.vcpus', `(${config.defaults.vcpus}) exceeds limits.maxVcpusPerSandbox (${config.limits.maxVcpusPerSandbox})`);
   }
-  if (config.defaults.memoryMiB > config.limits.maxMemoryMiBPerSandbox) {
+  if (config.defaults.memoryMiB !== undefined && config.defaults.memoryMiB > config.limits.maxMemoryMiBPerSandbox) {
     fail(
       'defaults.memoryMiB',
       `(${config.defaults.memoryMiB}) exceeds limits.maxMemoryMiBPerSandbox (${config.limits.maxMemoryMiBPerSandbox})`,
