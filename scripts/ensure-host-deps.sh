@@ -4,11 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(golang-go qemu-system-x86 qemu-utils busybox-static e2fsprogs iproute2 util-linux ca-certificates)
+# mmdebstrap builds rootfs templates (ai-agent, desktop, users' own) from Debian packages;
+# uidmap lets it do that without root (unshare mode); e2fsprogs packs the tree (mke2fs -d).
+APT_PACKAGES=(golang-go qemu-system-x86 qemu-utils busybox-static e2fsprogs iproute2 util-linux ca-certificates mmdebstrap uidmap debian-archive-keyring)
 # `--tests`: what only the test suite needs. The end-to-end tests drive Debian's chromium
 # through playwright-core (no browser download from a registry).
 if [ "${1:-}" = "--tests" ]; then
   APT_PACKAGES+=(chromium)
+  # Computer use is tested against a real X desktop on the host too (test/agent/computer-host-desktop.test.ts).
+  APT_PACKAGES+=(xvfb xdotool scrot xterm openbox x11vnc)
 fi
 
 missing=()

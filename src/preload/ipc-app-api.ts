@@ -6,6 +6,8 @@ import {
   type AppApi,
   type AppCall,
   type AppErrorInfo,
+  type DisplayConnection,
+  type DisplayEvent,
   type TerminalSession,
   type UploadJob,
   type UploadSummary,
@@ -95,6 +97,26 @@ export function createIpcAppApi(ipc: Pick<IpcRenderer, 'invoke' | 'postMessage'>
         }
       });
       return () => stream.close();
+    },
+
+    openDisplay(id, onEvent): DisplayConnection {
+      let ended = false;
+      const end = (event: DisplayEvent) => {
+        if (ended) return;
+        ended = true;
+        stream.close();
+        onEvent(event);
+      };
+      const stream = openStream('openDisplay', [id], (message) => {
+        if (message.kind === 'display') {
+          if (message.event.type === 'close') end(message.event);
+          else if (!ended) onEvent(message.event);
+        } else if (message.kind === 'failed') end({ type: 'close', code: 1011, reason: AppError.encode(message.error) });
+      });
+      return {
+        send: (data) => stream.send({ kind: 'send', data }),
+        close: () => end({ type: 'close', code: 1000, reason: 'closed' }),
+      };
     },
 
     uploadFiles(id, destDir, items, onProgress): UploadJob {

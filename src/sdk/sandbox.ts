@@ -3,6 +3,7 @@ import type { ClientOptions } from './api-transport.js';
 import { ExecHandle, type ExecOptions, type ExecOutput, type SpawnOptions } from './exec-handle.js';
 import { MicrovmClient } from './microvm-client.js';
 import { MicrovmError } from './microvm-error.js';
+import { SandboxComputer } from './sandbox-computer.js';
 import { SandboxFiles } from './sandbox-files.js';
 import { SandboxSnapshots } from './sandbox-snapshots.js';
 import type { ForkBody, Snapshot } from '../shared/api/snapshot-schemas.js';
@@ -14,6 +15,8 @@ export interface SandboxCreateOptions extends ClientOptions {
   /** Virtual CPUs. */
   cpus?: number;
   memoryMiB?: number;
+  /** Disk size in MiB, for templates with a disk (at least the image's size); the guest's file system grows to it. */
+  diskMiB?: number;
   labels?: Record<string, string>;
   hypervisor?: 'auto' | 'qemu' | 'cloud-hypervisor';
 }
@@ -31,6 +34,8 @@ export class Sandbox implements AsyncDisposable {
   readonly client: MicrovmClient;
   readonly files: SandboxFiles;
   readonly snapshots: SandboxSnapshots;
+  /** Screenshots, pointer, keyboard and the VNC console of a sandbox with a display. */
+  readonly computer: SandboxComputer;
   info: SandboxInfo;
 
   private constructor(client: MicrovmClient, info: SandboxInfo) {
@@ -38,6 +43,7 @@ export class Sandbox implements AsyncDisposable {
     this.info = info;
     this.files = new SandboxFiles(client, () => this.id);
     this.snapshots = new SandboxSnapshots(client, () => this.id, (next) => (this.info = next));
+    this.computer = new SandboxComputer(client, () => this.id);
   }
 
   /**

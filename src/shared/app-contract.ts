@@ -79,7 +79,17 @@ export interface UploadJob {
   result(): Promise<UploadSummary>;
 }
 
-export type DisplayInfo = { available: true; url: string } | { available: false; reason: string };
+/** Whether a sandbox's screen can be shown (and its size), or why not. */
+export type DisplayInfo = { available: true; size: { width: number; height: number } } | { available: false; reason: string };
+
+/** What a display connection reports: it opened, bytes of the guest's VNC (RFB) stream, or it ended. */
+export type DisplayEvent = { type: 'open' } | { type: 'data'; data: Uint8Array } | { type: 'close'; code: number; reason: string };
+
+export interface DisplayConnection {
+  /** Bytes to the guest's VNC server (ignored before 'open' and after 'close'). */
+  send(data: Uint8Array): void;
+  close(): void;
+}
 
 export interface AppApi {
   appInfo(): Promise<AppInfo>;
@@ -114,6 +124,11 @@ export interface AppApi {
   deleteSnapshot(id: string, snapshotId: string): Promise<void>;
 
   display(id: string): Promise<DisplayInfo>;
+  /**
+   * A connection to the sandbox's VNC server (through the daemon, with a fresh single-use
+   * token each time): the Display tab hands it to noVNC. Ends with one 'close' event.
+   */
+  openDisplay(id: string, onEvent: (event: DisplayEvent) => void): DisplayConnection;
 }
 
 /** What the renderer shows of a failure: the problem's stable code and its message. */
@@ -173,7 +188,7 @@ export const APP_CALLS = [
 export type AppCall = (typeof APP_CALLS)[number];
 
 /** Contract methods that stream (a MessagePort per stream in Electron). */
-export const APP_STREAMS = ['watchEvents', 'openTerminal', 'followConsole', 'uploadFiles'] as const satisfies readonly (keyof AppApi)[];
+export const APP_STREAMS = ['watchEvents', 'openTerminal', 'followConsole', 'uploadFiles', 'openDisplay'] as const satisfies readonly (keyof AppApi)[];
 export type AppStream = (typeof APP_STREAMS)[number];
 
 // Every contract method is either a call or a stream: a new method cannot be forgotten by the IPC bridge.

@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   daemon_unreachable: { status: 503, exit: 9, title: 'Daemon unreachable' },
   missing_tool: { status: 503, exit: 1, title: 'A host tool is missing' },
   ui_not_built: { status: 503, exit: 1, title: 'The UI is not built' },
+  no_display: { status: 409, exit: 4, title: 'The sandbox has no display' },
+  display_unavailable: { status: 503, exit: 1, title: "The sandbox's display is not answering" },
   build_failed: { status: 500, exit: 1, title: 'Image build failed' },
   hypervisor_unavailable: { status: 503, exit: 1, title: 'Hypervisor unavailable' },
   hypervisor_error: { status: 502, exit: 1, title: 'Hypervisor error' },

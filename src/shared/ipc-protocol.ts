@@ -1,5 +1,5 @@
 import type { SandboxEvent } from './api/event-schemas.js';
-import type { AppApi, AppErrorInfo, AppStream, TerminalEvent, UploadJob, UploadProgress, UploadSummary } from './app-contract.js';
+import type { AppApi, AppErrorInfo, AppStream, DisplayEvent, TerminalEvent, UploadJob, UploadProgress, UploadSummary } from './app-contract.js';
 
 /**
  * The Electron IPC protocol between the preload and main, defined once so neither side
@@ -39,6 +39,7 @@ export type StreamMessage =
   | { kind: 'end'; error: AppErrorInfo | null }
   | { kind: 'progress'; progress: UploadProgress }
   | { kind: 'result'; summary: UploadSummary }
+  | { kind: 'display'; event: DisplayEvent }
   /** The stream was refused or could not start; main closes the port after it. */
   | { kind: 'failed'; error: AppErrorInfo };
 
@@ -47,4 +48,6 @@ export type StreamControl =
   | { kind: 'write'; data: string }
   | { kind: 'resize'; cols: number; rows: number }
   | { kind: 'cancel'; index?: number }
+  /** Display streams: bytes to the guest's VNC server. */
+  | { kind: 'send'; data: Uint8Array }
   | { kind: 'close' };

@@ -361,8 +361,20 @@ describe('window.api in browser mode (the daemon transport)', () => {
     expect((await page.evaluate((sid) => window.api.snapshotTree(sid), id)).snapshots).toEqual([]);
   });
 
-  it('says there is no display', async () => {
-    expect(await page.evaluate((id) => window.api.display(id), sandbox.id)).toEqual({ available: false, reason: 'this template has no display' });
+  it('says there is no display, and a display connection ends at once with why', async () => {
+    expect(await page.evaluate((id) => window.api.display(id), sandbox.id)).toEqual({ available: false, reason: expect.stringMatching(/has no display: its template "minimal" defines none/) });
+    const events = await page.evaluate(
+      (id) =>
+        new Promise<unknown[]>((resolve) => {
+          const seen: unknown[] = [];
+          window.api.openDisplay(id, (event) => {
+            seen.push(event);
+            if (event.type === 'close') setTimeout(() => resolve(seen), 100);
+          });
+        }),
+      sandbox.id,
+    );
+    expect(events).toEqual([{ type: 'close', code: 1011, reason: expect.stringMatching(/^\[no_display\] /) }]);
   });
 
   it('rejects with the problem code for an unknown sandbox, in every kind of call', async () => {

@@ -247,7 +247,10 @@ it('pauses, resumes and stops through sandboxAction; the console follow ends wit
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect((await api.sandboxAction(sandbox.id, 'stop')).state).toBe('stopped');
   await eventually(() => expect(ends).toHaveLength(1));
-  expect(await api.display(sandbox.id)).toEqual({ available: false, reason: 'this template has no display' });
+  expect(await api.display(sandbox.id)).toEqual({ available: false, reason: expect.stringMatching(/has no display: its template "minimal" defines none/) });
+  const displayEvents: unknown[] = [];
+  api.openDisplay(sandbox.id, (event) => displayEvents.push(event));
+  await eventually(() => expect(displayEvents).toEqual([{ type: 'close', code: 1011, reason: expect.stringMatching(/^\[no_display\] /) }]));
 });
 
 it('rejects an unknown sandbox with AppError not_found everywhere', async () => {

@@ -1,4 +1,4 @@
-import { AppError, type TerminalEvent, type UploadProgress } from '../../src/shared/app-contract.js';
+import { AppError, type DisplayEvent, type TerminalEvent, type UploadProgress } from '../../src/shared/app-contract.js';
 import type { Sandbox } from '../../src/shared/api/sandbox-schemas.js';
 import type { HostUploadItem, MainAppApi } from '../../src/shared/ipc-protocol.js';
 
@@ -24,6 +24,7 @@ export interface FakeRecord {
   watch: { unsubscribed: number };
   console: { unsubscribed: number; end?: (error: { code: string; message: string } | null) => void; data?: (text: string) => void };
   upload: { items: HostUploadItem[]; cancels: (number | undefined)[]; finish?: () => void };
+  display: { opened: string[]; sent: Uint8Array[]; closed: number };
 }
 
 /**
@@ -37,6 +38,7 @@ export function fakeMainApi(): { api: MainAppApi; record: FakeRecord } {
     watch: { unsubscribed: 0 },
     console: { unsubscribed: 0 },
     upload: { items: [], cancels: [] },
+    display: { opened: [], sent: [], closed: 0 },
   };
   const answer =
     <T>(method: string, value: (...args: unknown[]) => T) =>
@@ -98,6 +100,23 @@ export function fakeMainApi(): { api: MainAppApi; record: FakeRecord } {
       record.console.end = (error) => onEnd?.(error);
       onData('[    0.000000] Linux version 6.1\n');
       return () => record.console.unsubscribed++;
+    },
+
+    /** Opens at once and echoes what is sent, as "RFB:" plus the bytes; "missing" ends at once. */
+    openDisplay(id, onEvent: (event: DisplayEvent) => void) {
+      record.display.opened.push(id);
+      if (id === 'missing') onEvent({ type: 'close', code: 1011, reason: '[not_found] sandbox "missing" not found' });
+      else onEvent({ type: 'open' });
+      return {
+        send(data) {
+          record.display.sent.push(data);
+          onEvent({ type: 'data', data: new Uint8Array([...new TextEncoder().encode('RFB:'), ...data]) });
+        },
+        close() {
+          record.display.closed++;
+          onEvent({ type: 'close', code: 1000, reason: 'closed' });
+        },
+      };
     },
 
     uploadFiles(_id, _destDir, items, onProgress: (progress: UploadProgress) => void) {

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { APP_CALLS, APP_STREAMS, AppError, IPC, type AppApi, type AppCall, type TerminalEvent, type UploadProgress } from '../../src/shared/app-contract.js';
+import { APP_CALLS, APP_STREAMS, AppError, IPC, type AppApi, type AppCall, type DisplayEvent, type TerminalEvent, type UploadProgress } from '../../src/shared/app-contract.js';
 import type { StreamMessage } from '../../src/shared/ipc-protocol.js';
 import { appSenderCheck, registerIpcBridge } from '../../src/main/electron/ipc-bridge.js';
 import { rendererLocation } from '../../src/main/electron/renderer-location.js';
@@ -194,6 +194,25 @@ describe('streams', () => {
     api.openTerminal('alpha', { cols: 0, rows: 24 }, (event) => refused.push(event));
     await eventually(() => expect(refused).toHaveLength(1));
     expect(refused[0]).toMatchObject({ type: 'error', code: 'invalid_argument', message: expect.stringContaining('openTerminal: argument 2 (options)') });
+  });
+
+  it('carry display bytes both ways, and end with one close', async () => {
+    const events: DisplayEvent[] = [];
+    const connection = api.openDisplay('alpha', (event) => events.push(event));
+    await eventually(() => expect(events).toEqual([{ type: 'open' }]));
+    connection.send(new Uint8Array([1, 2, 3]));
+    await eventually(() => expect(events).toHaveLength(2));
+    expect(record.display.opened).toEqual(['alpha']);
+    expect(record.display.sent.map((bytes) => [...bytes])).toEqual([[1, 2, 3]]);
+    const echoed = events[1] as { type: 'data'; data: Uint8Array };
+    expect(echoed.type).toBe('data');
+    expect([...echoed.data]).toEqual([...new TextEncoder().encode('RFB:'), 1, 2, 3]);
+    connection.close();
+    await eventually(() => expect(record.display.closed).toBe(1));
+    expect(events.filter((event) => event.type === 'close')).toHaveLength(1);
+    const failed: DisplayEvent[] = [];
+    api.openDisplay('missing', (event) => failed.push(event));
+    await eventually(() => expect(failed).toEqual([{ type: 'close', code: 1011, reason: '[not_found] sandbox "missing" not found' }]));
   });
 
   it('deliver events and connection changes until unsubscribed', async () => {

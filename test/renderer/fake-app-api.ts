@@ -10,6 +10,8 @@ import {
   type AppApi,
   type AppErrorInfo,
   type AppInfo,
+  type DisplayConnection,
+  type DisplayEvent,
   type DisplayInfo,
   type LifecycleAction,
   type TerminalEvent,
@@ -41,6 +43,13 @@ export interface FakeTerminal {
   closed: boolean;
   emit(event: TerminalEvent): void;
   output(text: string): void;
+}
+
+export interface FakeDisplayConnection {
+  sandboxId: string;
+  sent: Uint8Array[];
+  closed: boolean;
+  emit(event: DisplayEvent): void;
 }
 
 export interface FakeConsole {
@@ -121,9 +130,32 @@ export class FakeAppApi implements AppApi {
   readonly terminals: FakeTerminal[] = [];
   readonly consoles: FakeConsole[] = [];
   readonly uploads: FakeUpload[] = [];
+  /** What display() answers per sandbox id; no display when absent. */
+  readonly displays = new Map<string, DisplayInfo>();
+  readonly displayConnections: FakeDisplayConnection[] = [];
   templateList: Template[] = [
-    { name: 'minimal', description: 'Busybox and the agent', built: true, default: true, sizeBytes: 20_000_000 },
-    { name: 'python', description: 'Python 3', built: false, default: false, sizeBytes: null },
+    {
+      name: 'minimal',
+      description: 'Busybox and the agent',
+      kind: 'initramfs',
+      source: 'builtin',
+      defaults: { vcpus: 1, memoryMiB: 256, diskMiB: null },
+      display: null,
+      built: true,
+      default: true,
+      sizeBytes: 20_000_000,
+    },
+    {
+      name: 'python',
+      description: 'Python 3',
+      kind: 'rootfs',
+      source: 'user',
+      defaults: { vcpus: 2, memoryMiB: 1024, diskMiB: 4096 },
+      display: null,
+      built: false,
+      default: false,
+      sizeBytes: null,
+    },
   ];
   systemInfo: SystemInfo = {
     version: '0.1.0',
@@ -409,7 +441,19 @@ export class FakeAppApi implements AppApi {
 
   async display(id: string): Promise<DisplayInfo> {
     this.record('display', [id]);
-    this.sandbox(id);
-    return { available: false, reason: 'this template has no display' };
+    const sandbox = this.sandbox(id);
+    return this.displays.get(sandbox.id) ?? { available: false, reason: 'this template has no display' };
+  }
+
+  openDisplay(id: string, onEvent: (event: DisplayEvent) => void): DisplayConnection {
+    this.record('openDisplay', [id]);
+    const connection: FakeDisplayConnection = { sandboxId: id, sent: [], closed: false, emit: onEvent };
+    this.displayConnections.push(connection);
+    return {
+      send: (data) => connection.sent.push(data),
+      close: () => {
+        connection.closed = true;
+      },
+    };
   }
 }

@@ -16,6 +16,8 @@ import type { AuditLog } from './audit-log.js';
 import { BrowserUi, defaultUiDir } from './browser-ui.js';
 import { withoutTokenValue } from './browser-session.js';
 import { problem, problemFrom } from './problem-details.js';
+import { registerComputerRoutes } from './routes/computer-routes.js';
+import { registerDisplayRoutes } from './routes/display-routes.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerExecRoutes } from './routes/exec-routes.js';
 import { registerFileRoutes } from './routes/file-routes.js';
@@ -151,6 +153,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
       registerEventRoutes(scoped, options);
       registerSystemRoutes(scoped, options);
       registerUsageRoutes(scoped, options);
+      registerComputerRoutes(scoped, options);
+      registerDisplayRoutes(scoped, options);
       scoped.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

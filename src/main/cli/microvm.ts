@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { productVersion } from '../core/paths/product-version.js';
 import { exitWithError } from './cli-failure.js';
+import { registerComputerCommands } from './commands/computer-commands.js';
 import { registerCpCommand } from './commands/cp-command.js';
 import { registerDoctorCommand } from './commands/doctor-command.js';
 import { registerExecCommand } from './commands/exec-command.js';
@@ -37,6 +38,7 @@ function buildProgram(): Command {
   registerCpCommand(program);
   registerLogsCommand(program);
   registerSnapshotCommands(program);
+  registerComputerCommands(program);
   registerImagesCommand(program);
   registerTokenCommand(program);
   registerDoctorCommand(program);

@@ -59,6 +59,7 @@ const STREAM_ARGUMENTS = {
   openTerminal: [sandboxId, { name: 'options', expected: '{ cols, rows } of whole numbers from 1 to 10000, and argv a list of strings if given', accepts: isTerminalOptions }],
   followConsole: [sandboxId],
   uploadFiles: [sandboxId, text('destDir'), { name: 'items', expected: 'a list of { relativePath, path, size }', accepts: isUploadItems }],
+  openDisplay: [sandboxId],
 } as const satisfies Record<AppStream, readonly ArgumentSpec[]>;
 
 export function isAppCall(method: unknown): method is AppCall {

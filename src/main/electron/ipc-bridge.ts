@@ -109,6 +109,18 @@ function startStream(api: MainAppApi, request: unknown, stream: StreamPort): voi
       stream.onEnd(unsubscribe);
       return;
     }
+    case 'openDisplay': {
+      const [id] = args as [string];
+      const connection = api.openDisplay(id, (event) => {
+        stream.post({ kind: 'display', event });
+        if (event.type === 'close') stream.close();
+      });
+      stream.onControl((control) => {
+        if (control.kind === 'send') connection.send(control.data);
+      });
+      stream.onEnd(() => connection.close());
+      return;
+    }
     case 'uploadFiles': {
       const [id, destDir, items] = args as [string, string, HostUploadItem[]];
       const job = api.uploadFiles(id, destDir, items, (progress) => stream.post({ kind: 'progress', progress }));
@@ -193,6 +205,8 @@ function asControl(data: unknown): StreamControl | null {
     case 'cancel':
       if (control.index === undefined) return { kind: 'cancel' };
       return Number.isInteger(control.index) ? { kind: 'cancel', index: control.index as number } : null;
+    case 'send':
+      return control.data instanceof Uint8Array ? { kind: 'send', data: control.data } : null;
     case 'close':
       return { kind: 'close' };
     default:

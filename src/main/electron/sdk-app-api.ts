@@ -3,11 +3,13 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { AppError, type AppErrorInfo, type TerminalEvent, type TerminalSession } from '../../shared/app-contract.js';
+import type { WebSocket } from 'ws';
+import { AppError, type AppErrorInfo, type DisplayConnection, type DisplayEvent, type DisplayInfo, type TerminalEvent, type TerminalSession } from '../../shared/app-contract.js';
+import type { DisplaySession } from '../../shared/api/display-schemas.js';
 import type { Sandbox, SandboxList } from '../../shared/api/sandbox-schemas.js';
 import type { UsageList } from '../../shared/api/usage-schemas.js';
 import type { MainAppApi } from '../../shared/ipc-protocol.js';
-import { ExecHandle, SandboxFiles, SandboxSnapshots, type MicrovmClient } from '../../sdk/index.js';
+import { ExecHandle, SandboxComputer, SandboxFiles, SandboxSnapshots, type MicrovmClient } from '../../sdk/index.js';
 import { startHostUpload } from './host-upload-job.js';
 import { toAppError } from './sdk-errors.js';
 
@@ -187,11 +189,55 @@ export function createSdkAppApi(options: SdkAppApiOptions): SdkAppApi {
     }),
     deleteSnapshot: reported((id, snapshotId) => snapshots(id).delete(snapshotId)),
 
-    display: reported(async (id) => {
-      // Asking the daemon keeps the contract's errors: an unknown sandbox is not_found here too.
-      await client.request<Sandbox>('GET', sandboxRoute(id));
-      return { available: false as const, reason: 'this template has no display' };
+    display: reported(async (id): Promise<DisplayInfo> => {
+      try {
+        const session = await client.request<DisplaySession>('POST', sandboxRoute(id, '/display'));
+        // The token goes unused (it expires within a minute): openDisplay asks for its own.
+        return { available: true, size: { width: session.width, height: session.height } };
+      } catch (error) {
+        // No display, or not running: a state to show, not a failure. An unknown sandbox still fails.
+        const failure = toAppError(error);
+        if (failure.code === 'no_display' || failure.code === 'invalid_state') return { available: false, reason: failure.message };
+        throw failure;
+      }
     }),
+
+    openDisplay(id, onEvent): DisplayConnection {
+      // The window's page opens no connection of its own: main holds the WebSocket (over the
+      // daemon's Unix socket) and the bytes cross to noVNC over the stream's MessagePort.
+      let socket: WebSocket | null = null;
+      let ended = false;
+      const end = (event: DisplayEvent) => {
+        if (ended) return;
+        ended = true;
+        openStreams.delete(close);
+        onEvent(event);
+      };
+      const close = tracked(() => {
+        socket?.close();
+        end({ type: 'close', code: 1000, reason: 'closed' });
+      });
+      new SandboxComputer(client, () => id).openVnc().then(
+        (opened) => {
+          if (ended) {
+            opened.close();
+            return;
+          }
+          socket = opened;
+          opened.on('message', (data: Buffer) => !ended && onEvent({ type: 'data', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }));
+          opened.on('close', (code: number, reason: Buffer) => end({ type: 'close', code, reason: reason.toString() }));
+          opened.on('error', () => undefined);
+          onEvent({ type: 'open' });
+        },
+        (error: unknown) => end({ type: 'close', code: 1011, reason: AppError.encode(info(error)) }),
+      );
+      return {
+        send: (data) => {
+          if (!ended && socket?.readyState === socket?.OPEN) socket?.send(data);
+        },
+        close,
+      };
+    },
 
     closeStreams() {
       for (const close of [...openStreams]) close();

@@ -1,3 +1,4 @@
+import type { DisplaySession } from '../../../shared/api/display-schemas';
 import type { FileList } from '../../../shared/api/file-schemas';
 import type { Sandbox, SandboxList } from '../../../shared/api/sandbox-schemas';
 import type { SystemInfo, Version } from '../../../shared/api/system-schemas';
@@ -10,6 +11,7 @@ import { watchDaemonEvents } from './event-stream';
 import { downloadGuestFile } from './file-download';
 import { absoluteGuestPath } from './guest-path';
 import { SnapshotCalls } from './snapshot-calls';
+import { openDisplaySocket } from './display-socket';
 import { openTerminalSocket } from './terminal-socket';
 import { startUploads } from './upload-queue';
 
@@ -77,9 +79,17 @@ export function createDaemonAppApi(options: DaemonAppApiOptions = {}): AppApi {
     deleteSnapshot: (id, snapshotId) => snapshots.delete(id, snapshotId),
 
     async display(id): Promise<DisplayInfo> {
-      // Asked of the sandbox so an unknown id is still not_found; no template has a display yet.
-      await http.request<Sandbox>('GET', sandbox(id));
-      return { available: false, reason: 'this template has no display' };
+      try {
+        // The token goes unused (it expires within a minute): openDisplay asks for its own.
+        const session = await http.request<DisplaySession>('POST', `${sandbox(id)}/display`);
+        return { available: true, size: { width: session.width, height: session.height } };
+      } catch (error) {
+        // No display, or not running: a state to show, not a failure. An unknown sandbox still fails.
+        const failure = AppError.from(error);
+        if (failure.code === 'no_display' || failure.code === 'invalid_state') return { available: false, reason: failure.message };
+        throw failure;
+      }
     },
+    openDisplay: (id, onEvent) => openDisplaySocket(http, id, onEvent),
   };
 }
