@@ -73,8 +73,19 @@ describe.skipIf(missing.length > 0)(`computer use on a host X desktop${missing.l
   });
 
   afterAll(async () => {
-    for (const child of children.reverse()) child.kill('SIGKILL');
+    // SIGTERM, so Xvfb removes its lock file and socket as it exits.
+    await Promise.all(
+      children.reverse().map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
     await agent?.stop();
+    if (display) await Promise.all([rm(`/tmp/.X${display.slice(1)}-lock`, { force: true }), rm(`/tmp/.X11-unix/X${display.slice(1)}`, { force: true })]);
   });
 
   it('takes a screenshot: a PNG of the screen size, blank before any window and not after', async () => {
