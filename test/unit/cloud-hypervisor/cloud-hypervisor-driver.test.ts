@@ -31,7 +31,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const leftovers = await processesMentioning(root);
+  // A stand-in's agent exits a moment after it (parent-death signal); a leak stays past the wait.
+  const leftovers = await waitUntilNoProcessMentions(root);
   for (const pid of leftovers) process.kill(pid, 'SIGKILL');
   await rm(root, { recursive: true, force: true });
   expect(leftovers).toEqual([]);
