@@ -26,6 +26,9 @@ npx tsx src/main/cli/build-image.ts
 echo "==> building the ai-agent image from Debian packages (a few minutes the first time, cached after)"
 npx tsx src/main/cli/build-image.ts ai-agent
 
+echo "==> building the desktop image (ai-agent plus X, VNC and chromium; about four minutes the first time, cached after)"
+npx tsx src/main/cli/build-image.ts desktop
+
 echo "==> building the SDK"
 npm run --silent build:sdk
 

@@ -18,6 +18,7 @@ import type { SandboxRecord, SandboxState, SandboxStore } from '../store/sandbox
 import { isValidSandboxName, validateCreateRequest, type CreateSandboxRequest, type ValidCreateRequest } from './create-request.js';
 import { copyDisk, createOverlay, DISK_FILE, PARTIAL_DISK } from './sandbox-disk.js';
 import { captureVm, splitSizes } from '../snapshots/disk-capture.js';
+import { snapshotThumbnail } from '../computer/snapshot-thumbnail.js';
 import { assignGuestIdentity } from './guest-identity.js';
 import { SnapshotFiles } from '../snapshots/snapshot-files.js';
 import { planRetention } from '../snapshots/snapshot-retention.js';
@@ -286,6 +287,8 @@ export class SandboxManager extends EventEmitter {
       const diskBytes = disk ? (await stat(disk)).size : 0;
       await this.snapshotFiles.ensureSpace(current.memoryMiB * 1024 * 1024 + diskBytes);
 
+      // Taken first: the capture pauses the VM, and a paused guest draws nothing.
+      const thumbnail = current.state === 'running' ? await snapshotThumbnail(this, current.id) : null;
       const snapshotId = randomUUID();
       const partial = await this.snapshotFiles.begin(current.id, snapshotId);
       let saved: VmSnapshot;
@@ -313,7 +316,7 @@ export class SandboxManager extends EventEmitter {
         ...splitSizes(saved.files),
         pauseMs: saved.pauseMs,
         files: saved.files,
-        thumbnail: null,
+        thumbnail,
       });
       this.announceSnapshot(current, snapshot, 'created');
       const { deleted, note } = await this.applyRetention(current.id);
