@@ -29,6 +29,7 @@ export default defineConfig({
             'test/api/**/*.test.ts',
             'test/cli/**/*.test.ts',
             'test/sdk/**/*.test.ts',
+            'test/mcp/**/*.test.ts',
             'test/electron-daemon/**/*.test.ts',
             'test/e2e/**/*.test.ts',
           ],

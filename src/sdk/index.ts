@@ -5,7 +5,7 @@ export { SandboxFiles, type WriteOptions } from './sandbox-files.js';
 export { SandboxSnapshots } from './sandbox-snapshots.js';
 export { SandboxComputer, type Screenshot, type ClickOptions } from './sandbox-computer.js';
 export type { ComputerAction, ComputerResult, ComputerPoint, ClickButton, ScrollDirection } from '../shared/api/computer-schemas.js';
-export type { DisplaySession } from '../shared/api/display-schemas.js';
+export type { DisplayLink, DisplaySession } from '../shared/api/display-schemas.js';
 export type { Snapshot, SnapshotTree, TakenSnapshot, CreateSnapshotBody, ForkBody } from '../shared/api/snapshot-schemas.js';
 export { ExecHandle, type ExecOptions, type ExecOutput, type SpawnOptions } from './exec-handle.js';
 export type { ClientOptions, RequestInit, QueryValue } from './api-transport.js';

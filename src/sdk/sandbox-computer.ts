@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { ClickButton, ComputerAction, ComputerPoint, ComputerResult, ScrollDirection } from '../shared/api/computer-schemas.js';
-import type { DisplaySession } from '../shared/api/display-schemas.js';
+import type { DisplayLink, DisplaySession } from '../shared/api/display-schemas.js';
 import type { MicrovmClient } from './microvm-client.js';
 import { MicrovmError } from './microvm-error.js';
 
@@ -90,6 +90,14 @@ export class SandboxComputer {
    */
   display(): Promise<DisplaySession> {
     return this.client.request<DisplaySession>('POST', this.route('/display'));
+  }
+
+  /**
+   * A link that opens this sandbox's Display tab in a browser (browser mode): single use,
+   * valid for five minutes. Needs a daemon with a TCP listener (`microvm serve --port N`).
+   */
+  displayLink(): Promise<DisplayLink> {
+    return this.client.request<DisplayLink>('POST', this.route('/display/link'));
   }
 
   /** The display's VNC (RFB) stream as an open `ws` WebSocket (binary messages both ways). */

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   forbidden: { status: 403, exit: 6, title: 'Forbidden' },
   not_found: { status: 404, exit: 3, title: 'Not found' },
   route_not_found: { status: 404, exit: 3, title: 'No such route' },
+  method_not_allowed: { status: 405, exit: 2, title: 'Method not allowed' },
   already_exists: { status: 409, exit: 4, title: 'Already exists' },
   invalid_state: { status: 409, exit: 4, title: 'Wrong state for this operation' },
   hypervisor_busy: { status: 409, exit: 4, title: 'Hypervisor busy' },

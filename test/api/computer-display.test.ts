@@ -1,16 +1,20 @@
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { projectRoot } from '../../src/main/core/paths/app-paths.js';
-import type { DisplaySession } from '../../src/shared/api/display-schemas.js';
+import type { DisplayLink, DisplaySession } from '../../src/shared/api/display-schemas.js';
 import type { ComputerResult } from '../../src/shared/api/computer-schemas.js';
 import { Sandbox } from '../../src/sdk/index.js';
-import { openBrowserMode, type BrowserModeSession } from '../support/browser-harness.js';
+import { ARTIFACTS_DIR, openBrowserMode, type BrowserModeSession } from '../support/browser-harness.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon-harness.js';
 import { decodePng, distinctColours } from '../support/png-pixels.js';
 import { byteChannel, probeFramebuffer } from '../support/rfb-probe.js';
 import { ensureUiBuilt } from '../support/ui-build.js';
+import { computerUseAdapterCases } from '../sdk/adapters/computer-use-adapter-cases.js';
 import { call, createSandbox, destroySandbox, expectProblem, ok, opened, openWebSocket, V1, type SandboxView } from './api-http.js';
 
 /**
@@ -25,6 +29,8 @@ const BIN = join(projectRoot(), 'bin', 'microvm.js');
 let daemon: TestDaemon;
 let plain: SandboxView;
 let desk: SandboxView;
+/** The same desktop sandbox through the SDK, for the computer-use adapters. */
+let deskSandbox: Sandbox;
 
 const act = (body: unknown) => call(daemon, 'POST', `${V1}/sandboxes/${desk.id}/computer`, { json: body });
 const perform = (body: unknown) => ok<ComputerResult>(daemon, 'POST', `${V1}/sandboxes/${desk.id}/computer`, { json: body });
@@ -77,6 +83,7 @@ beforeAll(async () => {
   // Port 5900 is 170C in /proc/net/tcp, 0A is LISTEN.
   await until('the VNC server', async () => (await exec("grep -qi ':170C 00000000:0000 0A' /proc/net/tcp")).exitCode === 0, 120_000);
   // The template opens an xterm when the session starts; the tests' own windows go over it.
+  deskSandbox = await Sandbox.connect('desk', { socketPath: daemon.socketPath });
   await until('the desktop\'s xterm', async () => (await exec("xdotool search --onlyvisible --name '^xterm$'")).exitCode === 0, 120_000);
 });
 
@@ -159,6 +166,34 @@ describe('computer use on the desktop template', () => {
     expect(none.stderr).toMatch(/has no display/);
   });
 
+  it('through MCP: screenshot as image content, click and key, a display URL', async () => {
+    const client = new Client({ name: 'computer-display-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${daemon.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${daemon.token}` } } }));
+    try {
+      const use = async (name: string, args: Record<string, unknown>) => {
+        const result = (await client.callTool({ name, arguments: { sandbox_id: 'desk', ...args } })) as CallToolResult;
+        expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+        return result;
+      };
+      const shot = await use('screenshot', {});
+      const image = shot.content.find((c) => c.type === 'image') as { data: string; mimeType: string };
+      expect(image.mimeType).toBe('image/png');
+      expect(decodePng(Buffer.from(image.data, 'base64'))).toMatchObject({ width: WIDTH, height: HEIGHT });
+      await use('click', { x: 321, y: 123 });
+      expect(await perform({ action: 'cursor_position' })).toMatchObject({ x: 321, y: 123 });
+      await use('move', { x: 50, y: 60 });
+      expect(await perform({ action: 'cursor_position' })).toMatchObject({ x: 50, y: 60 });
+      await use('key', { keys: ['shift'] });
+      const link = await use('get_display_url', {});
+      expect((link.structuredContent as { url: string }).url).toMatch(new RegExp(`^${daemon.url}/sandboxes/${desk.id}/display\\?link=`));
+      const offScreen = (await client.callTool({ name: 'click', arguments: { sandbox_id: 'desk', x: WIDTH + 5, y: 1 } })) as CallToolResult;
+      expect(offScreen.isError).toBe(true);
+      expect((offScreen.content[0] as { text: string }).text).toMatch(/^\[invalid_argument\] x: /);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('stores a small screenshot with a snapshot, for the timeline', async () => {
     const sandbox = await Sandbox.connect('desk', { socketPath: daemon.socketPath });
     const { snapshot } = await sandbox.snapshots.create({ name: 'with-thumbnail' });
@@ -175,6 +210,8 @@ describe('computer use on the desktop template', () => {
     }
   });
 });
+
+computerUseAdapterCases(() => deskSandbox);
 
 describe('the VNC WebSocket', () => {
   const wsPath = (id: string, token?: string) => `${V1}/sandboxes/${id}/display/ws${token === undefined ? '' : `?token=${token}`}`;
@@ -204,6 +241,36 @@ describe('the VNC WebSocket', () => {
     expect(frame.colours).toBeGreaterThan(1);
     socket.close();
     expect(await refusal(openWebSocket(daemon, session.path))).toEqual({ status: 401, code: 'unauthorized' });
+  });
+});
+
+describe('display links', () => {
+  it('opens a browser session once, for the display page of one sandbox; a used link or one for a sandbox without a display is refused', async () => {
+    expectProblem(await call(daemon, 'POST', `${V1}/sandboxes/${plain.id}/display/link`), 409, 'no_display');
+    const link = await ok<DisplayLink>(daemon, 'POST', `${V1}/sandboxes/${desk.id}/display/link`);
+    const url = new URL(link.url);
+    expect(`${url.protocol}//${url.host}`).toBe(daemon.url);
+    expect(url.pathname).toBe(`/sandboxes/${desk.id}/display`);
+    expect(Date.parse(link.expiresAt) - Date.now()).toBeGreaterThan(60_000);
+
+    const first = await fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe(`/sandboxes/${desk.id}/display`);
+    const cookie = first.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^microvm_session_\d+=[^;]+;.*HttpOnly/);
+    // The cookie it set works like the /?token= link's: the API answers the page.
+    const withSession = await fetch(`${daemon.url}${V1}/sandboxes/${desk.id}`, { headers: { cookie: cookie.split(';')[0]! } });
+    expect(withSession.status).toBe(200);
+
+    const again = await fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect(again.status).toBe(401);
+    expect(await again.text()).toContain('This display link is not valid');
+    expect(again.headers.get('set-cookie')).toBeNull();
+    // A link only opens the display page of its own sandbox.
+    const other = await ok<DisplayLink>(daemon, 'POST', `${V1}/sandboxes/${desk.id}/display/link`);
+    const elsewhere = new URL(other.url);
+    elsewhere.pathname = `/sandboxes/${plain.id}/display`;
+    expect((await fetch(elsewhere, { redirect: 'manual', headers: { accept: 'text/html' } })).status).toBe(401);
   });
 });
 
@@ -255,5 +322,19 @@ describe('the Display tab in chromium', () => {
     expect(await canvas.evaluate((element: HTMLCanvasElement) => [element.width, element.height])).toEqual([WIDTH, HEIGHT]);
     await browser.screenshot('desktop');
     await region.getByRole('button', { name: 'Send Ctrl+Alt+Del' }).click();
+  });
+
+  it('a display link opens the Display tab of its sandbox in a browser without a session', async () => {
+    const link = await ok<DisplayLink>(daemon, 'POST', `${V1}/sandboxes/${desk.id}/display/link`);
+    const context = await browser.browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(60_000);
+    await page.goto(link.url);
+    expect(new URL(page.url()).pathname).toBe(`/sandboxes/${desk.id}/display`);
+    const region = page.getByRole('region', { name: 'Display' });
+    await region.getByRole('status').filter({ hasText: /^Connected/ }).waitFor();
+    expect(await page.getByRole('tab', { name: 'Display', exact: true }).getAttribute('aria-selected')).toBe('true');
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'display-tab', 'link-opened.png') });
+    await context.close();
   });
 });

@@ -60,7 +60,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   }
   const token = new ApiToken(paths.token);
   let url: string | null = null;
-  const app = await buildApiServer({ manager, config, logger, token, audit: new AuditLog(paths.audit), startedAt: Date.now(), tcpUrl: () => url });
+  const app = await buildApiServer({ manager, config, logger, token, audit: new AuditLog(paths.audit), startedAt: Date.now(), tcpUrl: () => url, socketPath });
 
   const previousUmask = process.umask(0o177);
   try {

@@ -18,6 +18,8 @@ import { withoutTokenValue } from './browser-session.js';
 import { problem, problemFrom } from './problem-details.js';
 import { registerComputerRoutes } from './routes/computer-routes.js';
 import { registerDisplayRoutes } from './routes/display-routes.js';
+import { registerMcpRoutes } from './routes/mcp-routes.js';
+import { DISPLAY_LINK_TTL_MS, DisplayTokens } from '../core/display/display-tokens.js';
 import { registerEventRoutes } from './routes/event-routes.js';
 import { registerExecRoutes } from './routes/exec-routes.js';
 import { registerFileRoutes } from './routes/file-routes.js';
@@ -53,6 +55,8 @@ export interface ApiServerOptions extends ApiServices {
   audit: AuditLog;
   /** The built renderer served in browser mode; defaults to the checkout's out/renderer. */
   uiDir?: string;
+  /** The daemon's Unix socket, where /mcp's tools reach the API; without it there is no /mcp. */
+  socketPath?: string;
 }
 
 /**
@@ -78,7 +82,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
 
   // Registered before the authentication hook, which reads the browser session cookie.
   await app.register(fastifyCookie);
-  const ui = new BrowserUi({ dir: options.uiDir ?? defaultUiDir(), token, audit });
+  const displayLinks = new DisplayTokens({ ttlMs: DISPLAY_LINK_TTL_MS });
+  const ui = new BrowserUi({ dir: options.uiDir ?? defaultUiDir(), token, audit, displayLinks });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff');
   });
@@ -154,11 +159,12 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
       registerSystemRoutes(scoped, options);
       registerUsageRoutes(scoped, options);
       registerComputerRoutes(scoped, options);
-      registerDisplayRoutes(scoped, options);
+      registerDisplayRoutes(scoped, options, { links: displayLinks });
       scoped.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },
   );
   registerMetricsRoutes(app, options);
+  if (options.socketPath) registerMcpRoutes(app, { socketPath: options.socketPath });
   return app;
 }

@@ -38,3 +38,12 @@ export function wrongTokenPage(): string {
     `<p>The token in the link is not the daemon's current token: it may have been rotated (<code>microvm token rotate</code>).</p>\n${HOW_TO_OPEN}`,
   );
 }
+
+/** A display link that was used already, has expired, or was never issued. */
+export function expiredDisplayLinkPage(): string {
+  return page(
+    'This display link is not valid',
+    `<p>A display link opens once, within five minutes of being made. Ask for a new one (the MCP tool <code>get_display_url</code>,
+or <code>POST /api/v1/sandboxes/&lt;id&gt;/display/link</code>).</p>\n${HOW_TO_OPEN}`,
+  );
+}

@@ -48,7 +48,7 @@ export function crossSiteRefusal(request: FastifyRequest): string | null {
   return `a request from ${origin} may not use this listener's browser session (only pages of ${own ?? 'this listener'} may)`;
 }
 
-/** The URL with a `token` query parameter's value hidden, for logs and the audit log. */
+/** The URL with `token` and `link` query parameters' values hidden, for logs and the audit log. */
 export function withoutTokenValue(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/g, '$1<redacted>');
+  return url.replace(/([?&](?:token|link)=)[^&#]*/g, '$1<redacted>');
 }

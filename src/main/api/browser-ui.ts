@@ -1,10 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { parseSandboxPagePath, sandboxPagePath } from '../../shared/app-routes.js';
+import type { DisplayTokens } from '../core/display/display-tokens.js';
 import { projectRoot } from '../core/paths/app-paths.js';
 import type { ApiToken } from './api-token.js';
 import type { AuditLog } from './audit-log.js';
-import { signInPage, wrongTokenPage } from './browser-pages.js';
+import { expiredDisplayLinkPage, signInPage, wrongTokenPage } from './browser-pages.js';
 import { hasSession, openSession, requestHost, withoutTokenValue } from './browser-session.js';
 import { problem } from './problem-details.js';
 import { arrivedOverUnixSocket } from './request-transport.js';
@@ -22,6 +24,8 @@ export interface BrowserUiOptions {
   dir: string;
   token: ApiToken;
   audit: AuditLog;
+  /** Single-use links to one sandbox's display page (POST /sandboxes/{id}/display/link). */
+  displayLinks: DisplayTokens;
 }
 
 interface SplitUrl {
@@ -91,6 +95,8 @@ export class BrowserUi {
     if (arrivedOverUnixSocket(request.raw)) return reply.send(await this.indexHtml());
     const presented = query.get('token');
     if (presented !== null) return this.signIn(request, reply, presented, rawPath, query);
+    const link = query.get('link');
+    if (link !== null) return this.openDisplayLink(request, reply, link, path);
     if (hasSession(request, this.options.token)) return reply.send(await this.indexHtml());
     return reply.send(signInPage());
   }
@@ -106,6 +112,23 @@ export class BrowserUi {
     // Leading slashes collapsed: `//host` (or `/\host`) would be a redirect to another site.
     const target = `/${rawPath.replace(/^[/\\]+/, '')}${query.size > 0 ? `?${query}` : ''}`;
     return openSession(request, reply, token).code(303).header('location', target).send();
+  }
+
+  /**
+   * A display link: its token, spent here, stands in for the daemon's token once, for the
+   * display page of the sandbox it was issued for; the browser then has a session.
+   */
+  private async openDisplayLink(request: FastifyRequest, reply: FastifyReply, link: string, path: string | null): Promise<FastifyReply> {
+    const { token, audit, displayLinks } = this.options;
+    const page = parseSandboxPagePath(path ?? '');
+    try {
+      if (page?.tab !== 'display') throw new Error('a display link opens only a display page');
+      displayLinks.spend(link, page.sandboxId);
+    } catch {
+      await audit.record({ requestId: request.id, transport: 'tcp', remote: request.ip, method: request.method, url: withoutTokenValue(request.url), status: 401, outcome: 'denied' });
+      return reply.code(401).send(expiredDisplayLinkPage());
+    }
+    return openSession(request, reply, token).code(303).header('location', sandboxPagePath(page.sandboxId, 'display')).send();
   }
 
   /** A regular file of the build other than the page itself, as a path relative to the build directory. */

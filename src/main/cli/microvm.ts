@@ -7,6 +7,7 @@ import { registerDoctorCommand } from './commands/doctor-command.js';
 import { registerExecCommand } from './commands/exec-command.js';
 import { registerImagesCommand } from './commands/images-command.js';
 import { registerLogsCommand } from './commands/logs-command.js';
+import { registerMcpCommand } from './commands/mcp-command.js';
 import { registerSandboxCommands } from './commands/sandbox-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSnapshotCommands } from './commands/snapshot-commands.js';
@@ -39,6 +40,7 @@ function buildProgram(): Command {
   registerLogsCommand(program);
   registerSnapshotCommands(program);
   registerComputerCommands(program);
+  registerMcpCommand(program);
   registerImagesCommand(program);
   registerTokenCommand(program);
   registerDoctorCommand(program);

@@ -5,6 +5,7 @@ import './app/theme.css';
 import './app/layout.css';
 import './app/panes.css';
 import { createDaemonAppApi } from './transport/daemon-app-api';
+import { parseSandboxPagePath } from '../../shared/app-routes';
 
 // Electron's preload provides window.api; served by the daemon (browser mode) there is no
 // preload, and the same contract is spoken over HTTP and WebSocket to that daemon.
@@ -14,7 +15,7 @@ const root = document.getElementById('root');
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <App api={window.api} />
+      <App api={window.api} initialView={parseSandboxPagePath(window.location.pathname)} />
     </StrictMode>,
   );
 }

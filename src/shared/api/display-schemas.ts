@@ -26,3 +26,18 @@ export const DisplaySocketQuerySchema = Type.Object({
   token: Type.Optional(Type.String({ maxLength: 128, description: 'From POST /sandboxes/{id}/display' })),
 });
 export type DisplaySocketQuery = Static<typeof DisplaySocketQuerySchema>;
+
+/**
+ * A link that opens one sandbox's Display tab in a browser (browser mode) without handing
+ * out the daemon's token: single use, for a few minutes. Following it opens a browser
+ * session, as the printed `/?token=` link does. Needs the daemon's TCP listener.
+ */
+export const DisplayLinkSchema = Type.Object(
+  {
+    sandboxId: Type.String(),
+    url: Type.String({ description: 'http://host:port/sandboxes/ID/display?link=…' }),
+    expiresAt: Type.String({ format: 'date-time', description: 'The link opens nothing after this, and nothing once used' }),
+  },
+  { additionalProperties: false },
+);
+export type DisplayLink = Static<typeof DisplayLinkSchema>;

@@ -65,7 +65,7 @@ beforeAll(async () => {
     const body = problemFrom(error, request.id);
     return reply.code(body.status).type('application/problem+json').send(body);
   });
-  await app.register(async (api) => registerDisplayRoutes(api as ApiApp, { manager } as unknown as ApiServices, { tokens, guestPort: echoPort }), { prefix: '/api/v1' });
+  await app.register(async (api) => registerDisplayRoutes(api as ApiApp, { manager } as unknown as ApiServices, { tokens, guestPort: echoPort, links: new DisplayTokens() }), { prefix: '/api/v1' });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 

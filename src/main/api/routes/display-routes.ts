@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyRequest } from 'fastify';
-import { DisplaySessionSchema, DisplaySocketQuerySchema, type DisplaySession } from '../../../shared/api/display-schemas.js';
+import { DisplayLinkSchema, DisplaySessionSchema, DisplaySocketQuerySchema, type DisplayLink, type DisplaySession } from '../../../shared/api/display-schemas.js';
+import { sandboxPagePath } from '../../../shared/app-routes.js';
 import { ProblemSchema } from '../../../shared/api/problem-schema.js';
 import { SandboxParamsSchema } from '../../../shared/api/sandbox-schemas.js';
 import type { AgentClient } from '../../core/agent/agent-client.js';
@@ -21,6 +22,8 @@ export interface DisplayRouteOptions {
   tokens?: DisplayTokens;
   /** Tests only: where the tunnel goes instead of GUEST_VNC_PORT. Never from a request. */
   guestPort?: number;
+  /** Display links' tokens, shared with the browser UI that redeems them. */
+  links: DisplayTokens;
 }
 
 /**
@@ -29,7 +32,7 @@ export interface DisplayRouteOptions {
  * port is the template's (GUEST_VNC_PORT), never the client's choice, so this is no proxy
  * to anywhere else; and every refusal happens before the upgrade.
  */
-export function registerDisplayRoutes(app: ApiApp, { manager }: ApiServices, options: DisplayRouteOptions = {}): void {
+export function registerDisplayRoutes(app: ApiApp, { manager, tcpUrl }: ApiServices, options: DisplayRouteOptions): void {
   const computer = new ComputerService(manager);
   const tokens = options.tokens ?? new DisplayTokens();
   const guestPort = options.guestPort ?? GUEST_VNC_PORT;
@@ -61,6 +64,32 @@ export function registerDisplayRoutes(app: ApiApp, { manager }: ApiServices, opt
         expiresAt: new Date(expiresAt).toISOString(),
         width: display.width,
         height: display.height,
+      };
+    },
+  );
+
+  app.post(
+    '/sandboxes/:id/display/link',
+    {
+      schema: {
+        tags,
+        summary: "A single-use link, valid for a few minutes, that opens the sandbox's Display tab in a browser (needs the daemon's TCP listener)",
+        params: SandboxParamsSchema,
+        response: { 200: DisplayLinkSchema, 404: ProblemSchema, 409: ProblemSchema, 503: ProblemSchema },
+      },
+    },
+    async (request): Promise<DisplayLink> => {
+      const display = computer.display(request.params.id);
+      await manager.agent(display.sandboxId);
+      const base = tcpUrl?.() ?? null;
+      if (base === null) {
+        throw new SandboxError('display_unavailable', 'the daemon has no TCP listener for a browser to open: start it with `microvm serve --port 7770` (or `npm start`)');
+      }
+      const { token, expiresAt } = options.links.issue(display.sandboxId);
+      return {
+        sandboxId: display.sandboxId,
+        url: `${base.replace(/\/$/, '')}${sandboxPagePath(display.sandboxId, 'display')}?link=${token}`,
+        expiresAt: new Date(expiresAt).toISOString(),
       };
     },
   );

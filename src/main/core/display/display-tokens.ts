@@ -3,6 +3,8 @@ import { SandboxError } from '../errors/sandbox-error.js';
 
 /** How long a display token may wait for its WebSocket. */
 export const DISPLAY_TOKEN_TTL_MS = 60_000;
+/** How long a display link (a browser-mode page of one sandbox's display) may wait to be opened. */
+export const DISPLAY_LINK_TTL_MS = 5 * 60_000;
 /** Outstanding tokens beyond this push out the oldest (a client asking in a loop cannot grow the map). */
 const MAX_OUTSTANDING = 256;
 

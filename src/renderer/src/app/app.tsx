@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { AppApi } from '../../../shared/app-contract';
+import type { DetailTab } from '../../../shared/app-routes';
 import { DetailPane } from '../detail/detail-pane';
 import { NotificationsArea } from '../notifications/notifications-area';
 import { SandboxList } from '../sandboxes/sandbox-list';
@@ -11,10 +12,16 @@ export interface AppProps {
   api: AppApi;
   /** How often CPU and memory are read; tests shorten it. */
   usageIntervalMs?: number;
+  /** A sandbox and tab to open first (browser mode's deep links, e.g. a display link). */
+  initialView?: { sandboxId: string; tab: DetailTab } | null;
 }
 
-export function App({ api, usageIntervalMs = 2000 }: AppProps) {
-  const [services] = useState<AppServices>(() => ({ api, stores: createAppStores(api, { usageIntervalMs }) }));
+export function App({ api, usageIntervalMs = 2000, initialView = null }: AppProps) {
+  const [services] = useState<AppServices>(() => {
+    const stores = createAppStores(api, { usageIntervalMs });
+    if (initialView) stores.sandboxes.getState().select(initialView.sandboxId, initialView.tab);
+    return { api, stores };
+  });
   useEffect(() => connectAppStores(services.api, services.stores), [services]);
 
   return (

@@ -9,23 +9,19 @@ import { FilesTab } from '../files/files-tab';
 import { StateBadge } from '../sandboxes/state-badge';
 import { SnapshotsTab } from '../snapshots/snapshots-tab';
 import type { ListedSandbox } from '../stores/sandboxes-store';
+import { DETAIL_TABS, type DetailTab } from '../../../shared/app-routes';
 
 // xterm.js is the largest dependency: it loads when a terminal is first shown, not with the list.
 const TerminalTab = lazy(() => import('../terminal/terminal-tab'));
 
-const TABS = [
-  { key: 'terminal', label: 'Terminal' },
-  { key: 'files', label: 'Files' },
-  { key: 'snapshots', label: 'Snapshots' },
-  { key: 'console', label: 'Console' },
-  { key: 'display', label: 'Display' },
-] as const;
-type TabKey = (typeof TABS)[number]['key'];
+const LABELS: Record<DetailTab, string> = { terminal: 'Terminal', files: 'Files', snapshots: 'Snapshots', console: 'Console', display: 'Display' };
+const TABS = DETAIL_TABS.map((key) => ({ key, label: LABELS[key] }));
+type TabKey = DetailTab;
 
 export function SandboxDetail({ sandbox }: { sandbox: ListedSandbox }) {
   const { stores } = useAppServices();
   const idPrefix = useId();
-  const [tab, setTab] = useState<TabKey>('terminal');
+  const [tab, setTab] = useState<TabKey>(() => stores.sandboxes.getState().openingTab ?? 'terminal');
   const [confirmDelete, setConfirmDelete] = useState(false);
   const progress = useStore(stores.sandboxes, (state) => (sandbox.state === 'creating' ? state.progress[sandbox.name] : undefined));
   const deleting = useStore(stores.sandboxes, (state) => state.busy[sandbox.id] === 'delete');

@@ -2,6 +2,7 @@ import { createStore } from 'zustand/vanilla';
 import type { SandboxEvent } from '../../../shared/api/event-schemas';
 import type { CreateSandboxBody, Sandbox } from '../../../shared/api/sandbox-schemas';
 import { AppError, type AppApi, type LifecycleAction } from '../../../shared/app-contract';
+import type { DetailTab } from '../../../shared/app-routes';
 import type { NotificationsStore } from './notifications-store';
 
 /**
@@ -22,11 +23,13 @@ export interface SandboxesState {
   /** The lifecycle call in flight per sandbox id, so its buttons wait for it. */
   busy: Record<string, LifecycleAction | 'delete'>;
   selectedId: string | null;
+  /** The tab the selected sandbox opens on, when the selection asked for one (a deep link). */
+  openingTab: DetailTab | null;
 
   load(): Promise<void>;
   applyEvent(event: SandboxEvent): void;
   setConnected(connected: boolean): void;
-  select(id: string | null): void;
+  select(id: string | null, tab?: DetailTab): void;
   /** Runs a quick action; a failure becomes a notification. */
   runAction(id: string, action: LifecycleAction): Promise<void>;
   /** Deletes a sandbox; a failure becomes a notification and false. */
@@ -64,6 +67,7 @@ export function createSandboxesStore(api: AppApi, notifications: NotificationsSt
       progress: {},
       busy: {},
       selectedId: null,
+      openingTab: null,
 
       load() {
         // Events during a listing may announce what it missed: list once more afterwards.
@@ -118,8 +122,8 @@ export function createSandboxesStore(api: AppApi, notifications: NotificationsSt
         if (connected && wasDisconnected) void get().load();
       },
 
-      select(id) {
-        set({ selectedId: id });
+      select(id, tab) {
+        set({ selectedId: id, openingTab: tab ?? null });
       },
 
       async runAction(id, action) {
