@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -50,6 +50,21 @@ describe('template definitions', () => {
     expect(byName.desktop).toMatchObject({ kind: 'rootfs', display: { width: 1280, height: 800, depth: 24 } });
     expect(byName.desktop?.packages).toEqual(expect.arrayContaining([...(byName['ai-agent']?.packages ?? []), 'xvfb', 'x11vnc', 'xdotool', 'chromium']));
     expect(byName.desktop?.services.map((s) => s.name)).toEqual(['xvfb', 'openbox', 'x11vnc']);
+  });
+
+  it('fills {display.*} in service arguments from the display, so another resolution is a one-field change', () => {
+    const desktop = JSON.parse(readFileSync(join(BUILTIN, 'desktop.json'), 'utf8')) as { display: { width: number; height: number } };
+    writeFileSync(join(userDir, 'desktop-hd.json'), JSON.stringify({ ...desktop, display: { ...desktop.display, width: 1920, height: 1080 } }));
+    const { definitions, errors } = loadTemplateDefinitions({ builtin: BUILTIN, user: userDir });
+    expect(errors).toEqual([]);
+    const hd = definitions.find((d) => d.name === 'desktop-hd')!;
+    expect(hd.services.find((s) => s.name === 'xvfb')!.argv).toEqual(['/usr/bin/Xvfb', ':0', '-screen', '0', '1920x1080x24', '-nolisten', 'tcp']);
+    expect(definitions.find((d) => d.name === 'desktop')!.services.find((s) => s.name === 'xvfb')!.argv).toContain('1280x800x24');
+    const service = { name: 'x', argv: ['/bin/x', '--size={display.width}'] };
+    expect(refusal('headless', { ...ROOTFS, services: [service] })).toMatch(/services\[0\]\.argv\[1\]: uses \{display\.width\} but the template has no display/);
+    expect(refusal('typo', { ...ROOTFS, display: { width: 800, height: 600, depth: 24 }, services: [{ ...service, argv: ['/bin/x', '{display.wdth}'] }] })).toMatch(
+      /services\[0\]\.argv\[1\]: \{display\.wdth\} is not known/,
+    );
   });
 
   it('loads a user template ("debian + these packages + this script") and fills in defaults', () => {

@@ -143,6 +143,15 @@ export function parseTemplateDefinition(json: unknown, name: string, file: strin
     if (packages.indexOf(pkg) !== i) fail(`packages[${i}]`, `"${pkg}" is listed twice`);
   });
 
+  const display = raw.display ?? null;
+  // A copy with another `display` needs no other edit: the X server's argv follows it.
+  const expand = (arg: string, field: string): string =>
+    arg.replace(/\{display\.([a-z]+)\}/g, (_, key: string) => {
+      if (!display) return fail(field, `uses {display.${key}} but the template has no display`);
+      if (key !== 'width' && key !== 'height' && key !== 'depth') return fail(field, `{display.${key}} is not known; use {display.width}, {display.height} or {display.depth}`);
+      return String(display[key]);
+    });
+
   const rootfs = raw.kind === 'rootfs';
   return {
     name,
@@ -154,8 +163,8 @@ export function parseTemplateDefinition(json: unknown, name: string, file: strin
     packages,
     setup: raw.setup ?? [],
     defaults: rootfs ? { ...ROOTFS_DEFAULTS, ...raw.defaults } : { ...INITRAMFS_DEFAULTS, ...raw.defaults },
-    display: raw.display ?? null,
-    services: services.map((s) => ({ name: s.name, argv: [...s.argv], ...(s.env ? { env: { ...s.env } } : {}), ...(s.user ? { user: s.user } : {}) })),
+    display,
+    services: services.map((s, i) => ({ name: s.name, argv: s.argv.map((arg, j) => expand(arg, `services[${i}].argv[${j}]`)), ...(s.env ? { env: { ...s.env } } : {}), ...(s.user ? { user: s.user } : {}) })),
   };
 }
 
