@@ -39,14 +39,15 @@ interface CreateFigures {
 
 async function computerLatency(h: Harness, id: string): Promise<NonNullable<CreateFigures['computer']>> {
   const computer = new ComputerService(h.manager);
-  // The X server and VNC start after the agent is ready: wait until a screenshot works.
-  for (let tries = 0; ; tries++) {
+  // The X server and VNC start after the agent is ready (a cold first boot under TCG can take minutes): wait until a screenshot works.
+  const deadline = Date.now() + 600_000;
+  for (;;) {
     try {
       await computer.screenshot(id);
       break;
     } catch (error) {
-      if (tries > 240) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
   const timed = async (run: () => Promise<unknown>) => {
