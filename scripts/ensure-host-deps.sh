@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 # mmdebstrap builds rootfs templates (ai-agent, desktop, users' own) from Debian packages;
 # uidmap lets it do that without root (unshare mode); e2fsprogs packs the tree (mke2fs -d).
 APT_PACKAGES=(golang-go qemu-system-x86 qemu-utils busybox-static e2fsprogs iproute2 util-linux ca-certificates mmdebstrap uidmap debian-archive-keyring)
+# nftables: the firewall and NAT of TAP networking (the network helper's rules).
+APT_PACKAGES+=(nftables)
 # `--tests`: what only the test suite needs. The end-to-end tests drive Debian's chromium
 # through playwright-core (no browser download from a registry).
 if [ "${1:-}" = "--tests" ]; then

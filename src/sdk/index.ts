@@ -4,12 +4,14 @@ export { Sandbox, type SandboxCreateOptions, type LogsOptions } from './sandbox.
 export { SandboxFiles, type WriteOptions } from './sandbox-files.js';
 export { SandboxSnapshots } from './sandbox-snapshots.js';
 export { SandboxComputer, type Screenshot, type ClickOptions } from './sandbox-computer.js';
+export { SandboxPorts, type PortForwardOptions } from './sandbox-ports.js';
+export type { PortForward, PortForwardList, AddPortBody } from '../shared/api/port-schemas.js';
 export type { ComputerAction, ComputerResult, ComputerPoint, ClickButton, ScrollDirection } from '../shared/api/computer-schemas.js';
 export type { DisplayLink, DisplaySession } from '../shared/api/display-schemas.js';
 export type { Snapshot, SnapshotTree, TakenSnapshot, CreateSnapshotBody, ForkBody } from '../shared/api/snapshot-schemas.js';
 export { ExecHandle, type ExecOptions, type ExecOutput, type SpawnOptions } from './exec-handle.js';
 export type { ClientOptions, RequestInit, QueryValue } from './api-transport.js';
-export type { Sandbox as SandboxInfo, SandboxState, HypervisorKind } from '../shared/api/sandbox-schemas.js';
+export type { Sandbox as SandboxInfo, SandboxState, HypervisorKind, NetworkMode, Egress, NetworkBody } from '../shared/api/sandbox-schemas.js';
 export type { FileInfo, WrittenFile } from '../shared/api/file-schemas.js';
 export type { SandboxEvent } from '../shared/api/event-schemas.js';
 export type { Template } from '../shared/api/template-schemas.js';

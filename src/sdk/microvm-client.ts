@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import type { SandboxEvent } from '../shared/api/event-schemas.js';
 import type { Problem } from '../shared/api/problem-schema.js';
 import type { Health, SystemInfo, Version } from '../shared/api/system-schemas.js';
+import type { PortForward, PortForwardList } from '../shared/api/port-schemas.js';
 import type { Template, TemplateList } from '../shared/api/template-schemas.js';
 import { ApiTransport, readText, type ClientOptions, type RequestInit } from './api-transport.js';
 import { MicrovmError } from './microvm-error.js';
@@ -91,6 +92,11 @@ export class MicrovmClient {
 
   system(): Promise<SystemInfo> {
     return this.request('GET', '/system');
+  }
+
+  /** Every sandbox's port forwards, by host port (one sandbox's: `sandbox.ports.list()`). */
+  async ports(): Promise<PortForward[]> {
+    return (await this.request<PortForwardList>('GET', '/ports')).ports;
   }
 
   async templates(): Promise<Template[]> {

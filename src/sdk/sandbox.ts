@@ -1,10 +1,11 @@
-import type { CreateSandboxBody, Sandbox as SandboxInfo, SandboxList } from '../shared/api/sandbox-schemas.js';
+import type { CreateSandboxBody, NetworkBody, Sandbox as SandboxInfo, SandboxList } from '../shared/api/sandbox-schemas.js';
 import type { ClientOptions } from './api-transport.js';
 import { ExecHandle, type ExecOptions, type ExecOutput, type SpawnOptions } from './exec-handle.js';
 import { MicrovmClient } from './microvm-client.js';
 import { MicrovmError } from './microvm-error.js';
 import { SandboxComputer } from './sandbox-computer.js';
 import { SandboxFiles } from './sandbox-files.js';
+import { SandboxPorts } from './sandbox-ports.js';
 import { SandboxSnapshots } from './sandbox-snapshots.js';
 import type { ForkBody, Snapshot } from '../shared/api/snapshot-schemas.js';
 
@@ -19,6 +20,10 @@ export interface SandboxCreateOptions extends ClientOptions {
   diskMiB?: number;
   labels?: Record<string, string>;
   hypervisor?: 'auto' | 'qemu' | 'cloud-hypervisor';
+  /** `none` (the default): no NIC. `nat`: outbound access from a private address (docs/networking.md). */
+  network?: 'none' | 'nat';
+  /** What a `nat` sandbox may reach, by IPv4 CIDR: deny wins; a non-empty allow list permits only its CIDRs. */
+  egress?: { allow?: string[]; deny?: string[] };
 }
 
 export interface LogsOptions {
@@ -36,6 +41,8 @@ export class Sandbox implements AsyncDisposable {
   readonly snapshots: SandboxSnapshots;
   /** Screenshots, pointer, keyboard and the VNC console of a sandbox with a display. */
   readonly computer: SandboxComputer;
+  /** Host → guest port forwards, through the agent (no guest network needed). */
+  readonly ports: SandboxPorts;
   info: SandboxInfo;
 
   private constructor(client: MicrovmClient, info: SandboxInfo) {
@@ -44,6 +51,7 @@ export class Sandbox implements AsyncDisposable {
     this.files = new SandboxFiles(client, () => this.id);
     this.snapshots = new SandboxSnapshots(client, () => this.id, (next) => (this.info = next));
     this.computer = new SandboxComputer(client, () => this.id);
+    this.ports = new SandboxPorts(client, () => this.id);
   }
 
   /**
@@ -136,6 +144,14 @@ export class Sandbox implements AsyncDisposable {
 
   restart(options: { timeoutMs?: number } = {}): Promise<SandboxInfo> {
     return this.act('restart', options.timeoutMs === undefined ? undefined : { timeoutMs: options.timeoutMs });
+  }
+
+  /**
+   * Changes the network mode or egress policy; the sandbox must be stopped. An omitted
+   * field keeps its value; a given egress replaces the whole policy.
+   */
+  async setNetwork(settings: NetworkBody): Promise<SandboxInfo> {
+    return (this.info = await this.client.request<SandboxInfo>('PATCH', this.route('/network'), { json: settings }));
   }
 
   /** Ends the VM and deletes everything the sandbox owns. */

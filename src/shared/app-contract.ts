@@ -1,5 +1,6 @@
 import type { SandboxEvent } from './api/event-schemas.js';
 import type { FileInfo } from './api/file-schemas.js';
+import type { AddPortBody, PortForward } from './api/port-schemas.js';
 import type { CreateSandboxBody, Sandbox } from './api/sandbox-schemas.js';
 import type { Snapshot, SnapshotTree } from './api/snapshot-schemas.js';
 import type { SystemInfo } from './api/system-schemas.js';
@@ -129,6 +130,11 @@ export interface AppApi {
    * token each time): the Display tab hands it to noVNC. Ends with one 'close' event.
    */
   openDisplay(id: string, onEvent: (event: DisplayEvent) => void): DisplayConnection;
+
+  /** Host → guest port forwards of the sandbox, by host port. */
+  listPorts(id: string): Promise<PortForward[]>;
+  addPort(id: string, request: AddPortBody): Promise<PortForward>;
+  removePort(id: string, hostPort: number): Promise<void>;
 }
 
 /** What the renderer shows of a failure: the problem's stable code and its message. */
@@ -184,6 +190,9 @@ export const APP_CALLS = [
   'forkSnapshot',
   'deleteSnapshot',
   'display',
+  'listPorts',
+  'addPort',
+  'removePort',
 ] as const satisfies readonly (keyof AppApi)[];
 export type AppCall = (typeof APP_CALLS)[number];
 

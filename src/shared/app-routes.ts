@@ -3,7 +3,7 @@
  * its tabs. The daemon hands these out (display links) and the renderer opens them, so
  * both build and read them here.
  */
-export const DETAIL_TABS = ['terminal', 'files', 'snapshots', 'console', 'display'] as const;
+export const DETAIL_TABS = ['terminal', 'files', 'snapshots', 'console', 'display', 'ports'] as const;
 export type DetailTab = (typeof DETAIL_TABS)[number];
 
 export function sandboxPagePath(sandboxId: string, tab: DetailTab): string {

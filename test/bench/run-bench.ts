@@ -6,6 +6,7 @@ import { openHarness } from '../support/sandbox-harness.js';
 import { startTestDaemon } from '../support/daemon-harness.js';
 import { call, ok, V1 } from '../api/api-http.js';
 import { Sandbox } from '../../src/sdk/index.js';
+import { networkScenario } from './network-bench.js';
 import { snapshotScenario } from './snapshot-bench.js';
 import { templatesScenario } from './templates-bench.js';
 import { uiScenario } from './ui-bench.js';
@@ -15,7 +16,7 @@ import { readFile, rm } from 'node:fs/promises';
 
 type Scenario = () => Promise<Record<string, unknown>>;
 
-const scenarios: Record<string, Scenario> = { agent: agentScenario, lifecycle: lifecycleScenario, api: apiScenario, snapshot: snapshotScenario, ui: uiScenario, templates: templatesScenario };
+const scenarios: Record<string, Scenario> = { agent: agentScenario, lifecycle: lifecycleScenario, api: apiScenario, snapshot: snapshotScenario, ui: uiScenario, templates: templatesScenario, network: networkScenario };
 
 function percentile(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);

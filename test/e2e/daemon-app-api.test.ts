@@ -377,6 +377,31 @@ describe('window.api in browser mode (the daemon transport)', () => {
     expect(events).toEqual([{ type: 'close', code: 1011, reason: expect.stringMatching(/^\[no_display\] /) }]);
   });
 
+  it('forwards a host port to a server in the guest, lists the forward and removes it', async () => {
+    const exec = (argv: string[]) => ok<{ exitCode: number; stderr: string }>(daemon, 'POST', `${V1}/sandboxes/${sandbox.id}/exec`, { via: 'tcp', json: { argv } });
+    expect(await exec(['sh', '-c', 'mkdir -p /tmp/www && echo forwarded > /tmp/www/index.html && busybox httpd -p 127.0.0.1:8000 -h /tmp/www'])).toMatchObject({ exitCode: 0 });
+
+    const forward = await page.evaluate((id) => window.api.addPort(id, { guestPort: 8000 }), sandbox.id);
+    expect(forward).toMatchObject({ sandboxId: sandbox.id, guestPort: 8000, address: '127.0.0.1', url: `http://127.0.0.1:${forward.hostPort}` });
+    expect(await page.evaluate((id) => window.api.listPorts(id), sandbox.id)).toEqual([forward]);
+    const response = await fetch(`${forward.url}/index.html`);
+    expect(await response.text()).toBe('forwarded\n');
+
+    const remote = await rejection(`window.api.addPort(${JSON.stringify(sandbox.id)}, { guestPort: 8000, address: '0.0.0.0' })`);
+    expect(remote).toMatchObject({ name: 'AppError', code: 'invalid_argument', message: expect.stringMatching(/^address: 0\.0\.0\.0 is not a loopback address/) });
+    const taken = await rejection(`window.api.addPort(${JSON.stringify(sandbox.id)}, { guestPort: 22, hostPort: ${forward.hostPort} })`);
+    expect(taken).toMatchObject({ name: 'AppError', code: 'port_in_use' });
+    expect(await rejection(`window.api.removePort(${JSON.stringify(sandbox.id)}, 0)`)).toMatchObject({ code: 'invalid_argument' });
+
+    await page.evaluate(([id, port]) => window.api.removePort(id as string, port as number), [sandbox.id, forward.hostPort]);
+    expect(await page.evaluate((id) => window.api.listPorts(id), sandbox.id)).toEqual([]);
+    const gone = await fetch(`${forward.url}/index.html`).then(
+      () => 'answered',
+      (error: { cause?: { code?: string } }) => error.cause?.code,
+    );
+    expect(gone).toBe('ECONNREFUSED');
+  });
+
   it('rejects with the problem code for an unknown sandbox, in every kind of call', async () => {
     for (const script of [
       `window.api.sandboxAction('no-such-sandbox', 'start')`,
@@ -384,6 +409,9 @@ describe('window.api in browser mode (the daemon transport)', () => {
       `window.api.listFiles('no-such-sandbox', '/')`,
       `window.api.snapshotTree('no-such-sandbox')`,
       `window.api.display('no-such-sandbox')`,
+      `window.api.listPorts('no-such-sandbox')`,
+      `window.api.addPort('no-such-sandbox', { guestPort: 80 })`,
+      `window.api.removePort('no-such-sandbox', 8000)`,
     ]) {
       expect(await rejection(script), script).toMatchObject({ name: 'AppError', code: 'not_found' });
     }

@@ -239,6 +239,20 @@ it('takes, lists, restores, forks and deletes snapshots', async () => {
   await eventually(() => expect(events).toContainEqual(expect.objectContaining({ type: 'snapshot', action: 'restored', snapshotId: first.id })));
 });
 
+it('adds, lists and removes a port forward to a server in the guest', async () => {
+  const started = await (await guest()).exec(['sh', '-c', 'mkdir -p /tmp/www && echo forwarded > /tmp/www/index.html && busybox httpd -p 127.0.0.1:8000 -h /tmp/www']);
+  expect(started.exitCode).toBe(0);
+  const forward = await api.addPort(sandbox.id, { guestPort: 8000 });
+  expect(forward).toMatchObject({ sandboxId: sandbox.id, guestPort: 8000, address: '127.0.0.1', url: `http://127.0.0.1:${forward.hostPort}` });
+  expect(await api.listPorts(sandbox.id)).toEqual([forward]);
+  expect(await (await fetch(`${forward.url}/index.html`)).text()).toBe('forwarded\n');
+  expect((await appError(api.addPort(sandbox.id, { guestPort: 80, hostPort: forward.hostPort }))).code).toBe('port_in_use');
+  expect((await appError(api.addPort(sandbox.id, { guestPort: 80, address: '0.0.0.0' }))).message).toMatch(/^address: 0\.0\.0\.0 is not a loopback address/);
+  await api.removePort(sandbox.id, forward.hostPort);
+  expect(await api.listPorts(sandbox.id)).toEqual([]);
+  expect((await appError(api.removePort(sandbox.id, forward.hostPort))).code).toBe('not_found');
+});
+
 it('pauses, resumes and stops through sandboxAction; the console follow ends with the run', async () => {
   expect((await api.sandboxAction(sandbox.id, 'pause')).state).toBe('paused');
   expect((await api.sandboxAction(sandbox.id, 'resume')).state).toBe('running');
@@ -261,6 +275,9 @@ it('rejects an unknown sandbox with AppError not_found everywhere', async () => 
     api.snapshotTree('no-such-sandbox'),
     api.restoreSnapshot('no-such-sandbox', 'no-such-snapshot'),
     api.display('no-such-sandbox'),
+    api.listPorts('no-such-sandbox'),
+    api.addPort('no-such-sandbox', { guestPort: 80 }),
+    api.removePort('no-such-sandbox', 8000),
   ]) {
     const error = await appError(call);
     expect(error.code).toBe('not_found');

@@ -10,6 +10,8 @@ export const SANDBOX: Sandbox = {
   vcpus: 1,
   memoryMiB: 256,
   labels: {},
+  network: 'none',
+  egress: { allow: [], deny: [] },
   state: 'running',
   stateReason: null,
   currentSnapshotId: null,
@@ -68,6 +70,9 @@ export function fakeMainApi(): { api: MainAppApi; record: FakeRecord } {
     forkSnapshot: answer('forkSnapshot', () => SANDBOX),
     deleteSnapshot: answer('deleteSnapshot', () => undefined),
     display: answer('display', () => ({ available: false as const, reason: 'this template has no display' })),
+    listPorts: answer('listPorts', () => []),
+    addPort: answer('addPort', () => ({}) as never),
+    removePort: answer('removePort', () => undefined),
 
     watchEvents(onEvent, onConnection) {
       onConnection?.(true);

@@ -83,6 +83,9 @@ const ARGS: Record<AppCall, unknown[]> = {
   forkSnapshot: ['alpha', 'snap-1', 'beta'],
   deleteSnapshot: ['alpha', 'snap-1'],
   display: ['alpha'],
+  listPorts: ['alpha'],
+  addPort: ['alpha', { guestPort: 8000, hostPort: 18000 }],
+  removePort: ['alpha', 18000],
 };
 
 describe('the preload', () => {
@@ -122,6 +125,8 @@ describe('calls', () => {
       ['createSandbox', ['alpha'], /createSandbox: argument 1 \(request\) must be an object/],
       ['deleteSandbox', ['alpha', 'extra'], /deleteSandbox: expected at most 1 argument\(s\), got 2/],
       ['takeSnapshot', ['alpha', 42], /takeSnapshot: argument 2 \(name\) must be a non-empty string or omitted/],
+      ['addPort', ['alpha', { guestPort: '8000' }], /addPort: argument 2 \(request\) must be an object with guestPort a port number/],
+      ['removePort', ['alpha', '../../sandboxes/beta'], /removePort: argument 2 \(hostPort\) must be a port number \(1-65535\)/],
     ];
     for (const [method, args, message] of bad) {
       const error = await rejection((api[method as AppCall] as (...a: unknown[]) => Promise<unknown>)(...args));

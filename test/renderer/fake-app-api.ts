@@ -1,5 +1,6 @@
 import type { SandboxEvent } from '../../src/shared/api/event-schemas';
 import type { FileInfo } from '../../src/shared/api/file-schemas';
+import type { AddPortBody, PortForward } from '../../src/shared/api/port-schemas';
 import type { CreateSandboxBody, Sandbox, SandboxState } from '../../src/shared/api/sandbox-schemas';
 import type { Snapshot, SnapshotTree } from '../../src/shared/api/snapshot-schemas';
 import type { SystemInfo } from '../../src/shared/api/system-schemas';
@@ -81,6 +82,8 @@ export function makeSandbox(name: string, state: SandboxState = 'running', extra
     vcpus: 1,
     memoryMiB: 256,
     labels: {},
+    network: 'none',
+    egress: { allow: [], deny: [] },
     state,
     stateReason: null,
     currentSnapshotId: null,
@@ -133,6 +136,8 @@ export class FakeAppApi implements AppApi {
   /** What display() answers per sandbox id; no display when absent. */
   readonly displays = new Map<string, DisplayInfo>();
   readonly displayConnections: FakeDisplayConnection[] = [];
+  /** Port forwards by host port. */
+  readonly ports = new Map<number, PortForward>();
   templateList: Template[] = [
     {
       name: 'minimal',
@@ -455,5 +460,37 @@ export class FakeAppApi implements AppApi {
         connection.closed = true;
       },
     };
+  }
+
+  async listPorts(id: string): Promise<PortForward[]> {
+    this.record('listPorts', [id]);
+    const sandbox = this.sandbox(id);
+    return [...this.ports.values()].filter((forward) => forward.sandboxId === sandbox.id).sort((a, b) => a.hostPort - b.hostPort);
+  }
+
+  async addPort(id: string, request: AddPortBody): Promise<PortForward> {
+    this.record('addPort', [id, request]);
+    const sandbox = this.sandbox(id);
+    const hostPort = request.hostPort || 40_000 + this.ports.size;
+    if (this.ports.has(hostPort)) throw new AppError('port_in_use', `hostPort: 127.0.0.1:${hostPort} is already in use on this host`);
+    const address = request.address ?? '127.0.0.1';
+    const forward: PortForward = {
+      sandboxId: sandbox.id,
+      sandboxName: sandbox.name,
+      guestPort: request.guestPort,
+      hostPort,
+      address,
+      url: `http://${address}:${hostPort}`,
+      createdAt: new Date(NOW).toISOString(),
+    };
+    this.ports.set(hostPort, forward);
+    return forward;
+  }
+
+  async removePort(id: string, hostPort: number): Promise<void> {
+    this.record('removePort', [id, hostPort]);
+    const sandbox = this.sandbox(id);
+    if (this.ports.get(hostPort)?.sandboxId !== sandbox.id) throw new AppError('not_found', `sandbox "${sandbox.name}" has no port forward on host port ${hostPort}`);
+    this.ports.delete(hostPort);
   }
 }

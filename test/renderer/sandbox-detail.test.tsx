@@ -11,11 +11,11 @@ describe('sandbox detail', () => {
     const detail = await openSandbox(user, 'alpha');
     const tablist = within(detail).getByRole('tablist', { name: 'alpha views' });
     const tabs = within(tablist).getAllByRole('tab');
-    expect(tabs.map((tab) => tab.textContent)).toEqual(['Terminal', 'Files', 'Snapshots', 'Console', 'Display']);
+    expect(tabs.map((tab) => tab.textContent)).toEqual(['Terminal', 'Files', 'Snapshots', 'Console', 'Display', 'Ports']);
     const selectedTab = () => within(tablist).getAllByRole('tab').find((tab) => tab.getAttribute('aria-selected') === 'true')?.textContent;
     expect(selectedTab()).toBe('Terminal');
     // Only the selected tab is in the Tab order.
-    expect(tabs.map((tab) => tab.tabIndex)).toEqual([0, -1, -1, -1, -1]);
+    expect(tabs.map((tab) => tab.tabIndex)).toEqual([0, -1, -1, -1, -1, -1]);
 
     tabs[0]?.focus();
     await user.keyboard('{ArrowRight}');
@@ -23,11 +23,11 @@ describe('sandbox detail', () => {
     expect(document.activeElement?.textContent).toBe('Files');
     expect(within(detail).getByRole('tabpanel', { name: 'Files' })).toBeTruthy();
     await user.keyboard('{End}');
-    expect(selectedTab()).toBe('Display');
+    expect(selectedTab()).toBe('Ports');
     await user.keyboard('{ArrowRight}');
     expect(selectedTab()).toBe('Terminal');
     await user.keyboard('{ArrowLeft}');
-    expect(selectedTab()).toBe('Display');
+    expect(selectedTab()).toBe('Ports');
     await user.keyboard('{Home}');
     expect(selectedTab()).toBe('Terminal');
     expect(document.activeElement?.textContent).toBe('Terminal');

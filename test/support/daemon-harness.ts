@@ -31,13 +31,19 @@ export interface TestDaemonOptions {
   captureOutput?: boolean;
   /** MICROVM_LOG_LEVEL of the daemon (default: the environment's, else warn). */
   logLevel?: string;
+  /** Keys merged over the test config (QEMU, minimal template), e.g. { network: { backend: 'user' } }. */
+  config?: Record<string, unknown>;
+  /** Runs the daemon under this command, e.g. ['ip', 'netns', 'exec', NS] for a network namespace the test created. */
+  commandPrefix?: string[];
+  /** The data directory of an earlier test daemon that died, to start its successor on the same store. */
+  dataDir?: string;
 }
 
 export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<TestDaemon> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'microvm-daemon-'));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'microvm-daemon-')));
   // QEMU explicitly: the tests boot real VMs here, where Cloud Hypervisor cannot run.
   await mkdir(join(dataDir, 'config'), { recursive: true });
-  await writeFile(join(dataDir, 'config', 'config.json'), JSON.stringify({ hypervisor: 'qemu', defaults: { template: 'minimal' } }));
+  await writeFile(join(dataDir, 'config', 'config.json'), JSON.stringify({ hypervisor: 'qemu', defaults: { template: 'minimal' }, ...options.config }));
   // This boot's KVM probe result, so each daemon does not spend up to 10 s probing again.
   await mkdir(join(dataDir, 'run'), { recursive: true, mode: 0o700 });
   await copyFile(join(appPaths().runtime, 'kvm-probe.json'), join(dataDir, 'run', 'kvm-probe.json')).catch(() => undefined);
@@ -48,7 +54,8 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     MICROVM_LOG_LEVEL: options.logLevel ?? process.env.MICROVM_LOG_LEVEL ?? 'warn',
   };
   delete env.MICROVM_SOCKET;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'daemon-process.ts')], {
+  const [command, ...prefixArgs] = [...(options.commandPrefix ?? []), process.execPath];
+  const child = spawn(command!, [...prefixArgs, '--import', 'tsx', join(import.meta.dirname, 'daemon-process.ts')], {
     env: { ...env, ...(options.tcp ? { TEST_DAEMON_TCP_PORT: '0' } : {}) },
     stdio: ['ignore', 'pipe', options.captureOutput ? 'pipe' : 'inherit'],
   });

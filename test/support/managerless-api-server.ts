@@ -6,6 +6,7 @@ import { buildApiServer } from '../../src/main/api/api-server.js';
 import { ApiToken } from '../../src/main/api/api-token.js';
 import { AuditLog } from '../../src/main/api/audit-log.js';
 import { defaultAppConfig } from '../../src/main/core/config/app-config.js';
+import { PortForwards } from '../../src/main/core/network/port-forwards.js';
 import type { SandboxManager } from '../../src/main/core/sandbox/sandbox-manager.js';
 
 /**
@@ -13,8 +14,10 @@ import type { SandboxManager } from '../../src/main/core/sandbox/sandbox-manager
  * that read the route table or answer requests that never reach a sandbox.
  */
 export function buildManagerlessApiServer(dir: string, options: { uiDir?: string } = {}): Promise<ApiApp> {
+  const manager = new EventEmitter() as unknown as SandboxManager;
   return buildApiServer({
-    manager: new EventEmitter() as unknown as SandboxManager,
+    manager,
+    ports: new PortForwards(manager),
     config: defaultAppConfig(),
     logger: pino({ level: 'silent' }),
     token: new ApiToken(join(dir, 'token')),

@@ -5,6 +5,8 @@ import (
 	"log"
 	"os"
 	"syscall"
+
+	"microvm.dev/guest-agent/internal/netconfig"
 )
 
 const defaultHostname = "sandbox"
@@ -51,6 +53,8 @@ func (m *Machine) Setup(l *log.Logger) {
 	// its own services to load.
 	if !m.onRootDisk {
 		loadModules(l, modulesList)
+		// Before switch_root: the kernel's network state carries over to the disk.
+		m.configureNetwork(l)
 	}
 	if dev, ok := m.param(rootParam); ok && dev != "" {
 		if m.onRootDisk {
@@ -63,6 +67,8 @@ func (m *Machine) Setup(l *log.Logger) {
 	if err := bringUpLoopback(); err != nil {
 		l.Printf("init: loopback: %v", err)
 	}
+	// Written by whichever stage stays: the root disk's own /etc, else the initramfs's.
+	m.writeResolvConf(l)
 	name, ok := m.param("microvm.hostname")
 	if !ok || name == "" {
 		name = defaultHostname
@@ -76,3 +82,40 @@ func (m *Machine) Setup(l *log.Logger) {
 // OnRootDisk reports whether this init runs on the root disk (the second stage of a
 // disk boot), where the template's services are started.
 func (m *Machine) OnRootDisk() bool { return m.onRootDisk }
+
+// networkConfig is the guest NIC's settings from the command line; ok is false when the
+// sandbox has no network (or the setting is unreadable, which is logged).
+func (m *Machine) networkConfig(l *log.Logger) (netconfig.Config, bool) {
+	value, present := m.param(netconfig.Param)
+	if !present {
+		return netconfig.Config{}, false
+	}
+	c, err := netconfig.Parse(value)
+	if err != nil {
+		l.Printf("init: %v", err)
+		return netconfig.Config{}, false
+	}
+	return c, true
+}
+
+func (m *Machine) configureNetwork(l *log.Logger) {
+	c, ok := m.networkConfig(l)
+	if !ok {
+		return
+	}
+	if name, err := netconfig.Apply(c, nil); err != nil {
+		l.Printf("init: network: %v", err)
+	} else {
+		l.Printf("init: %s is %s/%d via %s", name, c.Address, c.Prefix, c.Gateway)
+	}
+}
+
+func (m *Machine) writeResolvConf(l *log.Logger) {
+	if c, ok := m.networkConfig(l); ok {
+		if err := netconfig.WriteResolvConf(resolvConf, c.DNS); err != nil {
+			l.Printf("init: %s: %v", resolvConf, err)
+		}
+	}
+}
+
+const resolvConf = "/etc/resolv.conf"

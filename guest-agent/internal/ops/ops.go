@@ -48,17 +48,18 @@ func (a *Agent) SetBootToReady(ms int64) { a.bootToReadyMs.Store(ms) }
 // Handlers maps every operation name to its handler.
 func (a *Agent) Handlers() map[string]session.Handler {
 	return map[string]session.Handler{
-		"info":        a.info,
-		"exec":        a.exec,
-		"file.write":  a.fileWrite,
-		"file.read":   a.fileRead,
-		"file.stat":   a.fileStat,
-		"file.list":   a.fileList,
-		"file.mkdir":  a.fileMkdir,
-		"file.remove": a.fileRemove,
-		"file.rename": a.fileRename,
-		"tcp.connect": a.tcpConnect,
-		"time.set":    a.timeSet,
-		"power":       a.power,
+		"info":          a.info,
+		"exec":          a.exec,
+		"file.write":    a.fileWrite,
+		"file.read":     a.fileRead,
+		"file.stat":     a.fileStat,
+		"file.list":     a.fileList,
+		"file.mkdir":    a.fileMkdir,
+		"file.remove":   a.fileRemove,
+		"file.rename":   a.fileRename,
+		"tcp.connect":   a.tcpConnect,
+		"time.set":      a.timeSet,
+		"power":         a.power,
+		"net.configure": a.netConfigure,
 	}
 }

@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import { loadAppConfig } from '../core/config/app-config.js';
 import { SandboxError } from '../core/errors/sandbox-error.js';
 import { hypervisorDrivers } from '../core/hypervisor/hypervisor-drivers.js';
+import { PortForwards } from '../core/network/port-forwards.js';
 import { daemonPaths } from '../core/paths/app-paths.js';
 import { SandboxManager } from '../core/sandbox/sandbox-manager.js';
 import { defaultStorePath, SandboxStore } from '../core/store/sandbox-store.js';
@@ -60,7 +61,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
   }
   const token = new ApiToken(paths.token);
   let url: string | null = null;
-  const app = await buildApiServer({ manager, config, logger, token, audit: new AuditLog(paths.audit), startedAt: Date.now(), tcpUrl: () => url, socketPath });
+  const ports = new PortForwards(manager, logger);
+  const app = await buildApiServer({ manager, config, ports, logger, token, audit: new AuditLog(paths.audit), startedAt: Date.now(), tcpUrl: () => url, socketPath });
 
   const previousUmask = process.umask(0o177);
   try {
@@ -85,6 +87,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       });
       url = `http://${host.includes(':') ? `[${host}]` : host}:${listening}`;
     } catch (error) {
+      await ports.stop();
       await app.close();
       manager.close();
       store.close();
@@ -105,6 +108,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<RunningD
       (closing ??= (async () => {
         tcp?.closeAllConnections();
         await new Promise<void>((resolve) => (tcp ? tcp.close(() => resolve()) : resolve()));
+        // In-memory only: the next daemon starts without forwards, and their ports are free meanwhile.
+        await ports.stop();
         await app.close();
         manager.close();
         store.close();

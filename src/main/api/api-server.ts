@@ -25,6 +25,7 @@ import { registerExecRoutes } from './routes/exec-routes.js';
 import { registerFileRoutes } from './routes/file-routes.js';
 import { registerLogRoutes } from './routes/log-routes.js';
 import { registerMetricsRoutes } from './routes/metrics-routes.js';
+import { registerPortRoutes } from './routes/port-routes.js';
 import { registerSandboxRoutes } from './routes/sandbox-routes.js';
 import { registerSnapshotRoutes } from './routes/snapshot-routes.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
@@ -160,6 +161,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<ApiApp>
       registerUsageRoutes(scoped, options);
       registerComputerRoutes(scoped, options);
       registerDisplayRoutes(scoped, options, { links: displayLinks });
+      registerPortRoutes(scoped, options);
       scoped.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

@@ -12,6 +12,8 @@ export function sandboxView(record: SandboxRecord): Sandbox {
     memoryMiB: record.memoryMiB,
     ...(record.diskMiB === null ? {} : { diskMiB: record.diskMiB }),
     labels: record.labels,
+    network: record.network,
+    egress: record.egress,
     state: record.state,
     stateReason: record.stateReason,
     currentSnapshotId: record.currentSnapshotId,

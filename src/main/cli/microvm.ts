@@ -8,6 +8,8 @@ import { registerExecCommand } from './commands/exec-command.js';
 import { registerImagesCommand } from './commands/images-command.js';
 import { registerLogsCommand } from './commands/logs-command.js';
 import { registerMcpCommand } from './commands/mcp-command.js';
+import { registerNetworkCommands } from './commands/network-commands.js';
+import { registerPortCommands } from './commands/port-commands.js';
 import { registerSandboxCommands } from './commands/sandbox-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSnapshotCommands } from './commands/snapshot-commands.js';
@@ -40,6 +42,8 @@ function buildProgram(): Command {
   registerLogsCommand(program);
   registerSnapshotCommands(program);
   registerComputerCommands(program);
+  registerPortCommands(program);
+  registerNetworkCommands(program);
   registerMcpCommand(program);
   registerImagesCommand(program);
   registerTokenCommand(program);

@@ -27,3 +27,8 @@ export function keyValue(value: string, previous: Record<string, string> = {}): 
   if (at < 1) throw new InvalidArgumentError(`expected KEY=VALUE, got "${value}".`);
   return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
 }
+
+/** For a repeatable option: collects the values in order. */
+export function repeated(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

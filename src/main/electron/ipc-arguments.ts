@@ -16,6 +16,7 @@ const LIFECYCLE_ACTIONS: readonly LifecycleAction[] = ['start', 'stop', 'pause',
 
 const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isPort = (value: unknown) => Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65_535;
 const isSize = (value: unknown) => Number.isInteger(value) && (value as number) > 0 && (value as number) <= 10_000;
 
 const text = (name: string, optional = false): ArgumentSpec => ({ name, expected: 'a non-empty string', optional, accepts: isText });
@@ -41,6 +42,9 @@ const CALL_ARGUMENTS = {
   forkSnapshot: [sandboxId, text('snapshotId'), text('name', true)],
   deleteSnapshot: [sandboxId, text('snapshotId')],
   display: [sandboxId],
+  listPorts: [sandboxId],
+  addPort: [sandboxId, { name: 'request', expected: 'an object with guestPort a port number', accepts: (v) => isRecord(v) && isPort(v.guestPort) }],
+  removePort: [sandboxId, { name: 'hostPort', expected: 'a port number (1-65535)', accepts: isPort }],
 } as const satisfies Record<AppCall, readonly ArgumentSpec[]>;
 
 const isTerminalOptions = (value: unknown) =>

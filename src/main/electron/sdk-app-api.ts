@@ -9,7 +9,7 @@ import type { DisplaySession } from '../../shared/api/display-schemas.js';
 import type { Sandbox, SandboxList } from '../../shared/api/sandbox-schemas.js';
 import type { UsageList } from '../../shared/api/usage-schemas.js';
 import type { MainAppApi } from '../../shared/ipc-protocol.js';
-import { ExecHandle, SandboxComputer, SandboxFiles, SandboxSnapshots, type MicrovmClient } from '../../sdk/index.js';
+import { ExecHandle, SandboxComputer, SandboxFiles, SandboxPorts, SandboxSnapshots, type MicrovmClient } from '../../sdk/index.js';
 import { startHostUpload } from './host-upload-job.js';
 import { toAppError } from './sdk-errors.js';
 
@@ -55,6 +55,7 @@ export function createSdkAppApi(options: SdkAppApiOptions): SdkAppApi {
   const files = (id: string) => new SandboxFiles(client, () => id);
   // The SDK's Sandbox keeps a copy of the sandbox's record up to date; here nobody holds one.
   const snapshots = (id: string) => new SandboxSnapshots(client, () => id, () => undefined);
+  const ports = (id: string) => new SandboxPorts(client, () => id);
   const sandboxRoute = (id: string, suffix = '') => `/sandboxes/${encodeURIComponent(id)}${suffix}`;
 
   return {
@@ -238,6 +239,10 @@ export function createSdkAppApi(options: SdkAppApiOptions): SdkAppApi {
         close,
       };
     },
+
+    listPorts: reported((id) => ports(id).list()),
+    addPort: reported((id, { guestPort, ...options }) => ports(id).add(guestPort, options)),
+    removePort: reported((id, hostPort) => ports(id).remove(hostPort)),
 
     closeStreams() {
       for (const close of [...openStreams]) close();

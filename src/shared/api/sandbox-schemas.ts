@@ -9,6 +9,30 @@ export type HypervisorKind = (typeof HYPERVISOR_KINDS)[number];
 
 const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
 
+/** `none`: no NIC at all. `nat`: one NIC with a private address and outbound access (docs/networking.md). */
+export const NETWORK_MODES = ['none', 'nat'] as const;
+export type NetworkMode = (typeof NETWORK_MODES)[number];
+
+const Cidr = Type.String({ description: 'IPv4 CIDR, e.g. 203.0.113.0/24', maxLength: 18 });
+const CidrList = Type.Array(Cidr, { maxItems: 64 });
+
+export const EgressSchema = Type.Object(
+  {
+    allow: CidrList,
+    deny: CidrList,
+  },
+  {
+    additionalProperties: false,
+    description: 'What a nat sandbox may reach, enforced on the host: deny wins; a non-empty allow list permits only its CIDRs; an empty one permits all not denied',
+  },
+);
+export type Egress = Static<typeof EgressSchema>;
+
+const EgressBody = Type.Object(
+  { allow: Type.Optional(CidrList), deny: Type.Optional(CidrList) },
+  { additionalProperties: false, description: 'Egress policy of a nat sandbox; an omitted list is empty' },
+);
+
 export const SandboxSchema = Type.Object(
   {
     id: Type.String({ description: 'Stable id (UUID)' }),
@@ -19,6 +43,8 @@ export const SandboxSchema = Type.Object(
     memoryMiB: Type.Integer(),
     diskMiB: Type.Optional(Type.Integer({ description: "Size of the sandbox's copy-on-write disk; absent for templates without a disk (minimal)" })),
     labels: Type.Record(Type.String(), Type.String()),
+    network: Type.Enum(NETWORK_MODES, { description: 'none: no NIC; nat: outbound access from a private address' }),
+    egress: EgressSchema,
     state: Type.Enum(SANDBOX_STATES),
     stateReason: Type.Union([Type.String(), Type.Null()], { description: 'Why the sandbox entered its current state' }),
     currentSnapshotId: Type.Union([Type.String(), Type.Null()], { description: 'Its position in its snapshot tree: the snapshot its state descends from' }),
@@ -43,6 +69,8 @@ export const CreateSandboxBodySchema = Type.Object(
     ),
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
     hypervisor: Type.Optional(Type.Enum(['auto', ...HYPERVISOR_KINDS])),
+    network: Type.Optional(Type.Enum(NETWORK_MODES, { description: 'none (the default) or nat' })),
+    egress: Type.Optional(EgressBody),
   },
   { additionalProperties: false },
 );
@@ -58,3 +86,12 @@ export const StopBodySchema = Type.Object(
   { additionalProperties: false },
 );
 export type StopBody = Static<typeof StopBodySchema>;
+
+export const NetworkBodySchema = Type.Object(
+  {
+    network: Type.Optional(Type.Enum(NETWORK_MODES)),
+    egress: Type.Optional(EgressBody),
+  },
+  { additionalProperties: false, description: 'The new network settings; an omitted field keeps its value (switching to none clears the policy)' },
+);
+export type NetworkBody = Static<typeof NetworkBodySchema>;

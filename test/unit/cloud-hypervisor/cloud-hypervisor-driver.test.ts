@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGuestAgent } from '../../../src/main/core/build/guest-agent-build.js';
+import { ChApiClient } from '../../../src/main/core/hypervisor/cloud-hypervisor/ch-api-client.js';
 import { CloudHypervisorDriver } from '../../../src/main/core/hypervisor/cloud-hypervisor/cloud-hypervisor-driver.js';
 import type { RunningVm, VmLaunchSpec } from '../../../src/main/core/hypervisor/hypervisor-driver.js';
 import { readPidStartTicks } from '../../../src/main/core/hypervisor/process-identity.js';
@@ -156,6 +157,25 @@ describe('CloudHypervisorDriver against the stand-in', () => {
     await restored.kill();
     await restored.cleanup();
     expect(await readdir(target.runDir)).toEqual([]);
+  });
+
+  it('gives the VM its TAP and MAC, and a restored copy (a fork) its own', async () => {
+    const netConfig = async (vm: RunningVm) => ((await new ChApiClient(vm.handle.controlSocket).info()) as { config?: { net?: unknown } }).config?.net;
+    const spec = { ...(await newSpec()), nic: { mac: '02:00:00:00:00:01', backend: { kind: 'tap' as const, tap: 'mvtorigin' }, cmdline: 'microvm.net=10.213.0.2/24,10.213.0.1,10.213.0.1' } };
+    const vm = await driver.launch(spec);
+    expect(await netConfig(vm)).toEqual([{ tap: 'mvtorigin', mac: '02:00:00:00:00:01' }]);
+    expect(await readFile(vm.handle.serialLog, 'utf8')).toContain('microvm.net=10.213.0.2/24,10.213.0.1,10.213.0.1');
+    const dir = join(root, `snapshot-${runs}`);
+    await mkdir(dir);
+    await vm.snapshot(dir);
+    await vm.kill();
+    await vm.cleanup();
+
+    const fork = { ...(await newSpec()), nic: { mac: '02:00:00:00:00:02', backend: { kind: 'tap' as const, tap: 'mvtfork' }, cmdline: '' } };
+    const restored = await driver.restore(fork, dir);
+    expect(await netConfig(restored)).toEqual([{ tap: 'mvtfork', mac: '02:00:00:00:00:02' }]);
+    await restored.kill();
+    await restored.cleanup();
   });
 
   it('reports a restore the VMM refuses (missing state file) and leaves nothing running', async () => {

@@ -48,6 +48,16 @@ describe('loadAppConfig', () => {
       },
       defaults: { template: 'auto' },
       snapshots: { keepPerSandbox: 50, maxTotalMiB: 0, warmStart: true },
+      network: { backend: 'auto', bridge: 'mvbr0', subnet: '10.213.0.0/24', dns: 'auto' },
+    });
+  });
+
+  it('takes a network section', () => {
+    expect(loadText(JSON.stringify({ network: { backend: 'user', subnet: '10.99.0.0/16', dns: '192.0.2.53' } })).network).toEqual({
+      backend: 'user',
+      bridge: 'mvbr0',
+      subnet: '10.99.0.0/16',
+      dns: '192.0.2.53',
     });
   });
 
@@ -118,6 +128,12 @@ describe('loadAppConfig', () => {
     [{ snapshots: { keepPerSandbox: 0 } }, 'snapshots.keepPerSandbox', 'at least 1'],
     [{ snapshots: { maxTotalMiB: -5 } }, 'snapshots.maxTotalMiB', 'at least 0'],
     [{ snapshots: { warmStart: 'yes' } }, 'snapshots.warmStart', 'must be true or false, got the string "yes"'],
+    [{ network: { backend: 'slirp' } }, 'network.backend', 'must be one of "auto", "tap", "user", got the string "slirp"'],
+    [{ network: { bridge: 'br0' } }, 'network.bridge', 'must be "mvbr" and 1-4 digits, e.g. "mvbr0", got the string "br0"'],
+    [{ network: { subnet: '10.213.0.5/24' } }, 'network.subnet', '"10.213.0.5/24" has host bits set: did you mean 10.213.0.0/24?'],
+    [{ network: { subnet: '10.213.0.0/30' } }, 'network.subnet', 'must have a prefix between /8 and /29'],
+    [{ network: { dns: 'localhost' } }, 'network.dns', 'must be "auto" or an IPv4 address, got the string "localhost"'],
+    [{ network: { mode: 'nat' } }, 'network.mode', 'is not a known key (known keys in network: backend, bridge, subnet, dns)'],
     [{ limits: { maxVcpusPerSandbox: 2 }, defaults: { vcpus: 3 } }, 'defaults.vcpus', '(3) exceeds limits.maxVcpusPerSandbox (2)'],
     [{ limits: { maxMemoryMiBPerSandbox: 128 }, defaults: { memoryMiB: 256 } }, 'defaults.memoryMiB', '(256) exceeds limits.maxMemoryMiBPerSandbox (128)'],
   ])('refuses %j, naming %s', (json, key, problem) => {

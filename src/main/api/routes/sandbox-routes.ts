@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import { ProblemSchema } from '../../../shared/api/problem-schema.js';
 import {
   CreateSandboxBodySchema,
+  NetworkBodySchema,
   SandboxListSchema,
   SandboxParamsSchema,
   SandboxSchema,
@@ -62,4 +63,19 @@ export function registerSandboxRoutes(app: ApiApp, { manager }: ApiServices): vo
   action('pause', 'Pause the VM (its vCPUs stop, memory stays)', (id) => manager.pause(id));
   action('resume', 'Resume a paused VM', (id) => manager.resume(id));
   action('restart', 'Stop, then start', (id, timeoutMs) => manager.restart(id, { timeoutMs }));
+
+  for (const method of ['PATCH', 'POST'] as const) {
+    app.route({
+      method,
+      url: '/sandboxes/:id/network',
+      schema: {
+        tags,
+        summary: 'Change the network mode or egress policy of a stopped sandbox',
+        params: SandboxParamsSchema,
+        body: NetworkBodySchema,
+        response: { 200: SandboxSchema, ...errors, 503: ProblemSchema },
+      },
+      handler: async (request) => sandboxView(await manager.setNetwork(request.params.id, request.body)),
+    });
+  }
 }

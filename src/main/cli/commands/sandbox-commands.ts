@@ -3,7 +3,7 @@ import { Sandbox, type SandboxInfo } from '../../../sdk/index.js';
 import { errorCodeInfo } from '../../../shared/error-codes.js';
 import { errorCode } from '../cli-failure.js';
 import { daemonClient } from '../daemon-autostart.js';
-import { keyValue, memoryMiB, nonNegativeInteger, positiveInteger } from '../option-parsers.js';
+import { keyValue, memoryMiB, nonNegativeInteger, positiveInteger, repeated } from '../option-parsers.js';
 import { formatAge, printFields, printJson, printTable } from '../table-output.js';
 
 interface JsonOption {
@@ -39,9 +39,25 @@ export function registerSandboxCommands(program: Command): void {
     .option('--disk <MiB>', "disk size in MiB (or with an M/G suffix), for templates with a disk; at least the image's size", memoryMiB)
     .option('--label <key=value>', 'a label; repeat for more', keyValue)
     .addOption(new Option('--hypervisor <kind>', 'hypervisor for this sandbox').choices(['auto', 'qemu', 'cloud-hypervisor']))
+    .addOption(new Option('--network <mode>', 'none: no NIC (the default); nat: outbound access from a private address').choices(['none', 'nat']))
+    .option('--allow <cidr>', 'with --network nat: a destination the sandbox may reach (then only these); repeat for more', repeated)
+    .option('--deny <cidr>', 'with --network nat: a destination the sandbox may not reach; repeat for more', repeated)
     .option('--json', 'print the sandbox as JSON')
     .action(
-      async (options: JsonOption & { name?: string; template?: string; cpus?: number; memory?: number; disk?: number; label?: Record<string, string>; hypervisor?: 'auto' | 'qemu' | 'cloud-hypervisor' }) => {
+      async (
+        options: JsonOption & {
+          name?: string;
+          template?: string;
+          cpus?: number;
+          memory?: number;
+          disk?: number;
+          label?: Record<string, string>;
+          hypervisor?: 'auto' | 'qemu' | 'cloud-hypervisor';
+          network?: 'none' | 'nat';
+          allow?: string[];
+          deny?: string[];
+        },
+      ) => {
         await daemonClient();
         const sandbox = await Sandbox.create({
           ...(options.name !== undefined ? { name: options.name } : {}),
@@ -51,6 +67,8 @@ export function registerSandboxCommands(program: Command): void {
           ...(options.disk !== undefined ? { diskMiB: options.disk } : {}),
           ...(options.label ? { labels: options.label } : {}),
           ...(options.hypervisor ? { hypervisor: options.hypervisor } : {}),
+          ...(options.network ? { network: options.network } : {}),
+          ...(options.allow || options.deny ? { egress: { allow: options.allow ?? [], deny: options.deny ?? [] } } : {}),
         });
         printSandbox(sandbox.info, options.json);
       },
@@ -96,6 +114,9 @@ export function registerSandboxCommands(program: Command): void {
         ['memory', `${info.memoryMiB} MiB`],
         ['disk', info.diskMiB === undefined ? '-' : `${info.diskMiB} MiB`],
         ['labels', labelsText(info.labels) || '-'],
+        ['network', info.network],
+        ['egress allow', info.egress.allow.join(', ') || (info.network === 'nat' ? 'everything not denied' : '-')],
+        ['egress deny', info.egress.deny.join(', ') || '-'],
         ['created', info.createdAt],
         ['updated', info.updatedAt],
       ]);

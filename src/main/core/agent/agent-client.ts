@@ -29,6 +29,8 @@ import type {
   RemoveOptions,
   RunResult,
   TimeSetResult,
+  NetConfigureRequest,
+  NetConfigureResult,
   WriteFileOptions,
   WriteFileResult,
 } from './agent-types.js';
@@ -151,6 +153,11 @@ export class AgentClient extends EventEmitter implements StreamSession {
 
   setTime(unixMs: number, options?: CallOptions): Promise<TimeSetResult> {
     return this.request('time.set', { unixMs }, options) as Promise<TimeSetResult>;
+  }
+
+  /** Moves the guest's NIC to new settings (address as ADDRESS/PREFIX); only an agent that is init of a VM does it. */
+  configureNetwork(settings: NetConfigureRequest, options?: CallOptions): Promise<NetConfigureResult> {
+    return this.request('net.configure', settings, options) as Promise<NetConfigureResult>;
   }
 
   async power(action: PowerAction, options?: CallOptions): Promise<void> {

@@ -33,6 +33,18 @@ export interface RemoveOptions {
   recursive?: boolean;
 }
 
+export interface NetConfigureRequest {
+  address: string;
+  gateway: string;
+  dns: string;
+  mac?: string;
+}
+
+export interface NetConfigureResult {
+  /** The guest's name for the NIC, e.g. eth0. */
+  interface: string;
+}
+
 export interface TimeSetResult {
   previousUnixMs: number;
   unixMs: number;

@@ -3,6 +3,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { SandboxError } from '../errors/sandbox-error.js';
 import type { HypervisorKind } from '../hypervisor/hypervisor-driver.js';
+import { bridgeSubnet } from '../network/ip-leases.js';
+import { parseIpv4 } from '../network/network-mode.js';
 import { appPaths } from '../paths/app-paths.js';
 
 export type HypervisorChoice = 'auto' | HypervisorKind;
@@ -34,6 +36,17 @@ export interface AppConfig {
     /** Keep a booted snapshot per template and machine size, and create sandboxes by restoring it. */
     readonly warmStart: boolean;
   };
+  /** How `nat` sandboxes reach the network; docs/networking.md. */
+  readonly network: {
+    /** `tap`: the project bridge (root or the helper); `user`: QEMU user mode; `auto`: tap when possible. */
+    readonly backend: 'auto' | 'tap' | 'user';
+    /** The project bridge's name: mvbr and digits. */
+    readonly bridge: string;
+    /** The bridge's IPv4 subnet; its first address is the gateway. */
+    readonly subnet: string;
+    /** The resolver guests on the bridge use: an IPv4 address, or "auto" (the host's upstream resolver, else the gateway). */
+    readonly dns: string;
+  };
 }
 
 /** Below this a guest kernel cannot boot; a smaller value is almost always GiB typed as MiB. */
@@ -56,6 +69,7 @@ export function defaultAppConfig(): AppConfig {
     },
     defaults: { template: 'auto' },
     snapshots: { keepPerSandbox: 50, maxTotalMiB: 0, warmStart: true },
+    network: { backend: 'auto', bridge: 'mvbr0', subnet: '10.213.0.0/24', dns: 'auto' },
   });
 }
 
@@ -97,6 +111,8 @@ export function parseAppConfig(json: unknown, file: string): AppConfig {
   rejectUnknownKeys(defaultsSection, { vcpus: 1, memoryMiB: MIN_MEMORY_MIB, template: '' }, 'defaults.', fail);
   const snapshots = root.snapshots === undefined ? {} : objectAt(root.snapshots, 'snapshots', fail);
   rejectUnknownKeys(snapshots, fallback.snapshots, 'snapshots.', fail);
+  const network = root.network === undefined ? {} : objectAt(root.network, 'network', fail);
+  rejectUnknownKeys(network, fallback.network, 'network.', fail);
 
   const config: AppConfig = {
     hypervisor: oneOf(root.hypervisor, 'hypervisor', ['auto', 'cloud-hypervisor', 'qemu'], fallback.hypervisor, fail),
@@ -123,6 +139,12 @@ export function parseAppConfig(json: unknown, file: string): AppConfig {
       keepPerSandbox: wholeNumber(snapshots.keepPerSandbox, 'snapshots.keepPerSandbox', 1, fallback.snapshots.keepPerSandbox, fail),
       maxTotalMiB: wholeNumber(snapshots.maxTotalMiB, 'snapshots.maxTotalMiB', 0, fallback.snapshots.maxTotalMiB, fail),
       warmStart: boolean(snapshots.warmStart, 'snapshots.warmStart', fallback.snapshots.warmStart, fail),
+    },
+    network: {
+      backend: oneOf(network.backend, 'network.backend', ['auto', 'tap', 'user'], fallback.network.backend, fail),
+      bridge: matching(network.bridge, 'network.bridge', /^mvbr[0-9]{1,4}$/, '"mvbr" and 1-4 digits, e.g. "mvbr0"', fallback.network.bridge, fail),
+      subnet: subnet(network.subnet, 'network.subnet', fallback.network.subnet, fail),
+      dns: nameserver(network.dns, 'network.dns', fallback.network.dns, fail),
     },
   };
 
@@ -184,6 +206,25 @@ function wholeNumber(value: unknown, key: string, min: number, fallback: number,
     return fail(key, `must be a whole number of at least ${min}, got ${describeValue(value)}`);
   }
   return value;
+}
+
+function matching(value: unknown, key: string, pattern: RegExp, expected: string, fallback: string, fail: Fail): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !pattern.test(value)) return fail(key, `must be ${expected}, got ${describeValue(value)}`);
+  return value;
+}
+
+function subnet(value: unknown, key: string, fallback: string, fail: Fail): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') return fail(key, `must be an IPv4 CIDR such as "10.213.0.0/24", got ${describeValue(value)}`);
+  const parsed = bridgeSubnet(value);
+  return 'error' in parsed ? fail(key, parsed.error) : parsed.text;
+}
+
+function nameserver(value: unknown, key: string, fallback: string, fail: Fail): string {
+  if (value === undefined) return fallback;
+  if (value === 'auto' || (typeof value === 'string' && parseIpv4(value) !== null)) return value;
+  return fail(key, `must be "auto" or an IPv4 address, got ${describeValue(value)}`);
 }
 
 function boolean(value: unknown, key: string, fallback: boolean, fail: Fail): boolean {

@@ -21,11 +21,30 @@ export interface VmLaunchSpec {
    * initramfs-only images.
    */
   disk?: { path: string };
+  /** The guest's network interface; absent for a sandbox without network (no NIC at all). */
+  nic?: VmNic;
   /**
    * A private directory (mode 0700) for this VM's sockets and logs. It exists and is
    * empty when launch is called; the driver removes what it created in cleanup().
    */
   runDir: string;
+}
+
+/**
+ * One virtio-net device, the last device of the machine (a restore needs the devices in
+ * the order they were saved with).
+ */
+export interface VmNic {
+  /** Locally administered unicast, e.g. 02:5e:…; unique per sandbox. */
+  mac: string;
+  /**
+   * What the frames go to: a TAP on the project bridge, QEMU's user-mode network stack
+   * (`restrict`: nothing outside the guest is reachable), or nothing: the device of a
+   * restored guest that had a NIC when it was saved, kept so the state loads.
+   */
+  backend: { kind: 'tap'; tap: string } | { kind: 'user'; restrict: boolean } | { kind: 'unplugged' };
+  /** Appended to the kernel command line of a booting guest (microvm.net=…); empty when there is nothing to configure. */
+  cmdline: string;
 }
 
 /** How to reach a VM's agent; persisted so a restarted daemon can reconnect. */

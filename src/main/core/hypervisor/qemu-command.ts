@@ -1,4 +1,5 @@
 import constants from '../../../../guest-agent/protocol/constants.json' with { type: 'json' };
+import type { VmNic } from './hypervisor-driver.js';
 
 export type QemuAccel = 'kvm' | 'tcg';
 
@@ -17,6 +18,8 @@ export interface QemuMicrovmSpec {
   qmpSocket?: string;
   /** A qcow2 root disk, attached as the first virtio-blk device (/dev/vda). */
   disk?: string;
+  /** A virtio-net device, after every other device. */
+  nic?: VmNic;
 }
 
 /**
@@ -49,8 +52,32 @@ export function qemuMicrovmArgs(spec: QemuMicrovmSpec): string[] {
     // discard=unmap: blocks the guest frees (fstrim, discard) are given back in the overlay.
     args.push('-drive', `id=root,if=none,format=qcow2,file=${qemuOptionValue(spec.disk)},discard=unmap`, '-device', 'virtio-blk-device,drive=root');
   }
+  if (spec.nic) args.push(...qemuNicArgs(spec.nic));
   if (spec.qmpSocket) args.push('-qmp', `unix:${spec.qmpSocket},server=on,wait=off`);
   return args;
+}
+
+/**
+ * The NIC's netdev and device. User mode is QEMU's slirp stack on the fixed 10.0.2.0/24
+ * network (the guest is 10.0.2.15, 10.0.2.2 the host, 10.0.2.3 its DNS forwarder);
+ * IPv6 is off, as the guest is configured for IPv4 only and slirp would otherwise
+ * offer it a second way to the host.
+ */
+export function qemuNicArgs(nic: VmNic): string[] {
+  const device = `virtio-net-device,mac=${nic.mac}`;
+  switch (nic.backend.kind) {
+    case 'tap':
+      return ['-netdev', `tap,id=net0,ifname=${nic.backend.tap},script=no,downscript=no`, '-device', `${device},netdev=net0`];
+    case 'user':
+      return [
+        '-netdev',
+        `user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off${nic.backend.restrict ? ',restrict=on' : ''}`,
+        '-device',
+        `${device},netdev=net0`,
+      ];
+    case 'unplugged':
+      return ['-device', device];
+  }
 }
 
 /** A value inside a QEMU `key=value,…` option list: commas are doubled. */

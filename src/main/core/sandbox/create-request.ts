@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.js';
 import { SandboxError } from '../errors/sandbox-error.js';
 import type { HypervisorKind } from '../hypervisor/hypervisor-driver.js';
+import { NO_EGRESS_RULES, validateNetworkSettings, type Egress, type NetworkMode } from '../network/network-mode.js';
 
 export interface CreateSandboxRequest {
   /** Generated (`sbx-` and 8 hex digits) when omitted. */
@@ -16,6 +17,10 @@ export interface CreateSandboxRequest {
   diskMiB?: number;
   labels?: Record<string, string>;
   hypervisor?: 'auto' | HypervisorKind;
+  /** `none` (the default): no NIC. `nat`: outbound access from a private address. */
+  network?: NetworkMode;
+  /** CIDRs a `nat` sandbox may (allow) or may not (deny) reach. */
+  egress?: Partial<Egress>;
 }
 
 export interface ValidCreateRequest {
@@ -27,6 +32,8 @@ export interface ValidCreateRequest {
   diskMiB: number | undefined;
   labels: Record<string, string>;
   hypervisor: 'auto' | HypervisorKind;
+  network: NetworkMode;
+  egress: Egress;
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -76,5 +83,6 @@ export function validateCreateRequest(request: CreateSandboxRequest, config: App
   if (!['auto', 'qemu', 'cloud-hypervisor'].includes(hypervisor)) {
     throw invalid('hypervisor', `"${hypervisor}" is not one of auto, qemu, cloud-hypervisor`);
   }
-  return { name, template: request.template ?? fallback.template, vcpus, memoryMiB, diskMiB, labels, hypervisor };
+  const { network, egress } = validateNetworkSettings(request, { network: 'none', egress: NO_EGRESS_RULES });
+  return { name, template: request.template ?? fallback.template, vcpus, memoryMiB, diskMiB, labels, hypervisor, network, egress };
 }

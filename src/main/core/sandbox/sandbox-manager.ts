@@ -7,7 +7,7 @@ import type { AgentClient } from '../agent/agent-client.js';
 import type { AppConfig } from '../config/app-config.js';
 import { SandboxError } from '../errors/sandbox-error.js';
 import { chooseHypervisor } from '../hypervisor/hypervisor-choice.js';
-import type { HypervisorDriver, HypervisorKind, RunningVm, VmExit, VmLaunchSpec, VmSnapshot } from '../hypervisor/hypervisor-driver.js';
+import type { HypervisorDriver, HypervisorKind, RunningVm, VmExit, VmLaunchSpec, VmNic, VmSnapshot } from '../hypervisor/hypervisor-driver.js';
 import { withSerialTail } from '../hypervisor/serial-log.js';
 import type { ProgressListener } from '../build/progress.js';
 import type { MinimalImage } from '../images/minimal-image-builder.js';
@@ -26,6 +26,10 @@ import { WarmStartCache, type WarmStartKey } from '../snapshots/warm-start-cache
 import type { SnapshotBoot, SnapshotRecord } from '../store/snapshot-store.js';
 import { SANDBOX_STATES } from '../store/sandbox-store.js';
 import { hostMemAvailableMiB, processesMentioning } from './host-resources.js';
+import type { NetAdmin } from '../network/net-admin.js';
+import { availableNetAdmin } from '../network/net-admin-choice.js';
+import { validateNetworkSettings, type Egress, type NetworkMode } from '../network/network-mode.js';
+import { SandboxNetwork, type GuestNetwork } from '../network/sandbox-network.js';
 
 /** What the manager announces: the events stream's one definition, in src/shared/api. */
 export type { SandboxEvent } from '../../../shared/api/event-schemas.js';
@@ -46,6 +50,14 @@ export interface SandboxManagerOptions {
   /** Where each sandbox's own files (its disk) are kept; defaults to `sandboxes/` in the data directory. */
   sandboxRoot?: string;
   templates?: TemplateCatalog;
+  /** The privileged network operations for `nat` on a TAP; null: none (user mode). Chosen from the host when omitted. */
+  netAdmin?: NetAdmin | null;
+}
+
+export interface NetworkChange {
+  network?: NetworkMode;
+  /** Replaces the whole policy; the current one is kept when omitted. */
+  egress?: Partial<Egress>;
 }
 
 export interface SnapshotRequest {
@@ -112,9 +124,11 @@ export class SandboxManager extends EventEmitter {
   readonly templates: TemplateCatalog;
   private readonly snapshotFiles: SnapshotFiles;
   private readonly warmStarts = new WarmStartCache();
+  readonly network: SandboxNetwork;
 
-  private constructor(private readonly options: SandboxManagerOptions) {
+  private constructor(private readonly options: SandboxManagerOptions, netAdmin: NetAdmin | null) {
     super();
+    this.network = new SandboxNetwork({ config: options.config, leases: options.store.leases, netAdmin });
     this.runRoot = options.runRoot ?? join(appPaths().runtime, 'vms');
     this.sandboxRoot = options.sandboxRoot ?? join(appPaths().data, 'sandboxes');
     this.templates = options.templates ?? new TemplateCatalog();
@@ -122,7 +136,7 @@ export class SandboxManager extends EventEmitter {
   }
 
   static async open(options: SandboxManagerOptions): Promise<SandboxManager> {
-    const manager = new SandboxManager(options);
+    const manager = new SandboxManager(options, options.netAdmin === undefined ? await availableNetAdmin() : options.netAdmin);
     await mkdir(manager.runRoot, { recursive: true, mode: 0o700 });
     await mkdir(manager.sandboxRoot, { recursive: true, mode: 0o700 });
     await manager.reconcile();
@@ -157,10 +171,23 @@ export class SandboxManager extends EventEmitter {
     const diskMiB = await diskSize(image, valid);
     const hypervisor = (await chooseHypervisor(valid.hypervisor, config, image.kernel)).chosen;
     this.driver(hypervisor);
+    this.network.check(valid, hypervisor);
 
-    const record = store.insert({ id: randomUUID(), name: valid.name, template: valid.template, hypervisor, vcpus: valid.vcpus, memoryMiB: valid.memoryMiB, diskMiB, labels: valid.labels });
+    const record = store.insert({
+      id: randomUUID(),
+      name: valid.name,
+      template: valid.template,
+      hypervisor,
+      vcpus: valid.vcpus,
+      memoryMiB: valid.memoryMiB,
+      diskMiB,
+      labels: valid.labels,
+      network: valid.network,
+      egress: valid.egress,
+    });
     this.announce(record);
-    if (!config.snapshots.warmStart) return this.locked(record.id, () => this.boot(record, { kind: 'boot', image }, ['creating']));
+    // Warm states are saved without a NIC, so only sandboxes without network start from one.
+    if (!config.snapshots.warmStart || valid.network !== 'none') return this.locked(record.id, () => this.boot(record, { kind: 'boot', image }, ['creating']));
     const key: WarmStartKey = { imageDir: image.dir, hypervisor, vcpus: valid.vcpus, memoryMiB: valid.memoryMiB, diskMiB };
     return this.locked(record.id, async () => {
       const warm = await this.warmStarts.find(key);
@@ -228,6 +255,23 @@ export class SandboxManager extends EventEmitter {
       this.options.store.delete(record.id);
       await this.snapshotFiles.removeSandbox(record.id);
       this.emit('event', { type: 'state', id: record.id, name: record.name, state: 'stopped', reason: 'destroyed', at: Date.now() } satisfies SandboxEvent);
+    });
+  }
+
+  /**
+   * Changes a sandbox's network mode or egress policy. Only while no VM runs: the NIC
+   * is part of the machine, and its rules are set when the VM starts.
+   */
+  async setNetwork(id: string, change: NetworkChange): Promise<SandboxRecord> {
+    const record = this.get(id);
+    return this.locked(record.id, async () => {
+      const current = this.get(record.id);
+      const settings = validateNetworkSettings(
+        { network: change.network, egress: change.egress ?? (change.network === 'none' ? { allow: [], deny: [] } : undefined) },
+        { network: current.network, egress: current.egress },
+      );
+      this.network.check(settings, current.hypervisor);
+      return this.options.store.setNetwork(current.id, settings, ['stopped', 'crashed', 'error']);
     });
   }
 
@@ -312,7 +356,7 @@ export class SandboxManager extends EventEmitter {
         template: current.template,
         vcpus: current.vcpus,
         memoryMiB: current.memoryMiB,
-        boot: live.boot ?? bootOf(await this.templates.image(current.template), current.diskMiB),
+        boot: live.boot ?? { ...bootOf(await this.templates.image(current.template), current.diskMiB), ...(await this.adoptedGuestNetwork(current)) },
         ...splitSizes(saved.files),
         pauseMs: saved.pauseMs,
         files: saved.files,
@@ -394,6 +438,9 @@ export class SandboxManager extends EventEmitter {
           memoryMiB: snapshot.memoryMiB,
           diskMiB: snapshot.boot.diskMiB ?? null,
           labels: origin ? { ...origin.labels } : {},
+          // A fork reaches what its origin reached, from an address of its own.
+          network: origin?.network ?? (snapshot.boot.network ? 'nat' : 'none'),
+          egress: origin?.egress ?? { allow: [], deny: [] },
         });
         this.announce(record);
         return this.locked(record.id, () =>
@@ -436,6 +483,7 @@ export class SandboxManager extends EventEmitter {
       const bootFiles = source.kind === 'boot' ? source.image : source.boot;
       const disk = this.diskOf(record);
       if (disk) await this.prepareDisk(record, source, disk);
+      const nic = await this.nicFor(record, source);
       const spec: VmLaunchSpec = {
         id: record.id,
         hostname: record.name,
@@ -446,13 +494,20 @@ export class SandboxManager extends EventEmitter {
         memoryMiB: record.memoryMiB,
         runDir,
         ...(disk ? { disk: { path: disk } } : {}),
+        ...(nic ? { nic: nic.nic } : {}),
       };
       const driver = this.driver(record.hypervisor);
       vm = source.kind === 'boot' ? await driver.launch(spec) : await driver.restore(spec, source.dir);
       // Recorded before the guest is even up: a daemon killed from here on finds the
       // process again instead of leaving it orphaned.
       store.transition(record.id, { from: ['creating'], to: 'creating', handle: vm.handle });
-      const boot: SnapshotBoot = { kernel: spec.kernel, initrd: spec.initrd, cmdline: spec.cmdline, ...(record.diskMiB === null ? {} : { diskMiB: record.diskMiB }) };
+      const boot: SnapshotBoot = {
+        kernel: spec.kernel,
+        initrd: spec.initrd,
+        cmdline: spec.cmdline,
+        ...(record.diskMiB === null ? {} : { diskMiB: record.diskMiB }),
+        ...(nic ? { network: nic.guest } : {}),
+      };
       const live: Live = { vm, boot, agent: null, expectedExit: null };
       this.live.set(record.id, live);
       this.watch(record.id, live);
@@ -461,6 +516,11 @@ export class SandboxManager extends EventEmitter {
       // The guest's clock stood still while the state was on disk.
       await agent.setTime(Date.now());
       if (source.freshIdentity) await assignGuestIdentity(agent, record.name);
+      // A fork moves to its own lease and MAC; every restored guest also forgets the
+      // neighbours it knew (the gateway's MAC may differ from the saved moment's).
+      if (nic && source.boot.network && record.network === 'nat') {
+        await agent.configureNetwork({ address: nic.guest.address, gateway: nic.guest.gateway, dns: nic.guest.dns, mac: nic.guest.mac });
+      }
       if (source.snapshot) store.snapshots.setCurrent(record.id, source.snapshot.id);
       return this.announce(
         store.transition(record.id, { from: ['creating'], to: 'running', reason: `restored ${source.label}; agent reconnected, guest clock resynced` }),
@@ -472,6 +532,8 @@ export class SandboxManager extends EventEmitter {
         live.expectedExit = 'stop';
         await vm.kill();
         await this.release(record.id, live);
+      } else {
+        await this.network.detach(record.id).catch(() => undefined);
       }
       await rm(runDir, { recursive: true, force: true });
       this.announce(store.transition(record.id, { to: 'error', reason, handle: null }));
@@ -536,6 +598,29 @@ export class SandboxManager extends EventEmitter {
     if (this.live.get(id) === live) this.live.delete(id);
     await live.agent?.then((agent) => agent.close(), () => undefined);
     await live.vm.cleanup();
+    await this.network.detach(id);
+  }
+
+  /**
+   * The NIC a VM gets. A booting `nat` sandbox gets one configured from the command
+   * line. A restored state decides whether there is a device at all, since the state
+   * only loads into the machine it was saved from: a state saved without a NIC gets
+   * none (until the next boot), and one saved with a NIC keeps the device, connected
+   * when the sandbox is `nat` and unplugged when it is `none` now.
+   */
+  private async nicFor(record: SandboxRecord, source: VmSource): Promise<{ nic: VmNic; guest: GuestNetwork } | null> {
+    if (source.kind === 'boot') return record.network === 'nat' ? this.network.attach(record) : null;
+    const saved = source.boot.network;
+    if (!saved) return null;
+    if (record.network === 'none') return { nic: { mac: saved.mac, backend: { kind: 'unplugged' }, cmdline: '' }, guest: saved };
+    const attached = await this.network.attach(record);
+    return { nic: { ...attached.nic, cmdline: '' }, guest: attached.guest };
+  }
+
+  /** What the NIC of a VM adopted from an earlier daemon is configured with (it was booted with the sandbox's settings). */
+  private async adoptedGuestNetwork(record: SandboxRecord): Promise<{ network?: GuestNetwork }> {
+    const network = record.network === 'nat' ? await this.network.describe(record) : undefined;
+    return network ? { network } : {};
   }
 
   private agentOf(id: string, live: Live): Promise<AgentClient> {
@@ -585,6 +670,7 @@ export class SandboxManager extends EventEmitter {
         this.announce(store.transition(record.id, { to: 'crashed', reason: 'the VMM was gone when the daemon restarted', handle: null }));
       }
     }
+    await this.network.reconcile(store.list(), new Set(this.live.keys()));
     for (const pid of await processesMentioning(`${this.runRoot}/`)) {
       if (!kept.has(pid) && pid !== process.pid) process.kill(pid, 'SIGKILL');
     }

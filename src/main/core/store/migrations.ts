@@ -95,6 +95,27 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    description: 'networking: each sandbox\'s network mode and egress policy, and the addresses leased on the bridge',
+    up(db) {
+      // egress: {"allow": [CIDR…], "deny": [CIDR…]}. A lease belongs to one sandbox and
+      // goes with it; an address is unique within its subnet (the subnet is kept so a
+      // lease made under an earlier configured subnet is recognised as stale).
+      db.exec(`
+        ALTER TABLE sandboxes ADD COLUMN network TEXT NOT NULL DEFAULT 'none' CHECK (network IN ('none', 'nat'));
+        ALTER TABLE sandboxes ADD COLUMN egress TEXT NOT NULL DEFAULT '{"allow":[],"deny":[]}' CHECK (json_valid(egress));
+
+        CREATE TABLE network_leases (
+          sandbox_id TEXT PRIMARY KEY NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+          subnet     TEXT NOT NULL,
+          address    TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          UNIQUE (subnet, address)
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 function latestVersion(migrations: readonly Migration[]): number {

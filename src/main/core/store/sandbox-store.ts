@@ -4,6 +4,8 @@ import Database from 'better-sqlite3';
 import { SandboxError } from '../errors/sandbox-error.js';
 import type { HypervisorKind, VmHandle } from '../hypervisor/hypervisor-driver.js';
 import { appPaths } from '../paths/app-paths.js';
+import type { Egress, NetworkMode } from '../network/network-mode.js';
+import { LeaseStore } from './lease-store.js';
 import { applyMigrations } from './migrations.js';
 import { SnapshotStore } from './snapshot-store.js';
 import type { SandboxState } from '../../../shared/api/sandbox-schemas.js';
@@ -21,6 +23,9 @@ export interface SandboxRecord {
   /** Size of the sandbox's copy-on-write disk; null when its template has none (an initramfs only). */
   diskMiB: number | null;
   labels: Record<string, string>;
+  network: NetworkMode;
+  /** Enforced on the host for a `nat` sandbox; empty lists for `none`. */
+  egress: Egress;
   state: SandboxState;
   /** Why the sandbox entered its current state (e.g. the last serial lines after a crash). */
   stateReason: string | null;
@@ -41,6 +46,8 @@ export interface NewSandbox {
   memoryMiB: number;
   diskMiB?: number | null;
   labels?: Record<string, string>;
+  network?: NetworkMode;
+  egress?: Egress;
   /** Defaults to 'creating'': a sandbox is recorded before its VM exists, so a crash mid-create leaves a trace. */
   state?: SandboxState;
 }
@@ -70,6 +77,8 @@ interface SandboxRow {
   memory_mib: number;
   disk_mib: number | null;
   labels: string;
+  network: string;
+  egress: string;
   state: string;
   state_reason: string | null;
   handle: string | null;
@@ -100,6 +109,8 @@ function toRecord(row: SandboxRow): SandboxRecord {
     memoryMiB: row.memory_mib,
     diskMiB: row.disk_mib ?? null,
     labels: JSON.parse(row.labels) as Record<string, string>,
+    network: row.network as NetworkMode,
+    egress: JSON.parse(row.egress) as Egress,
     state: row.state as SandboxState,
     stateReason: row.state_reason,
     handle: row.handle === null ? null : (JSON.parse(row.handle) as VmHandle),
@@ -124,9 +135,11 @@ function isSqliteError(err: unknown): err is Error & { code: string } {
  */
 export class SandboxStore {
   readonly snapshots: SnapshotStore;
+  readonly leases: LeaseStore;
 
   private constructor(private readonly db: Database.Database) {
     this.snapshots = new SnapshotStore(db);
+    this.leases = new LeaseStore(db);
   }
 
   static open(path: string): SandboxStore {
@@ -174,6 +187,8 @@ export class SandboxStore {
       memory_mib: sandbox.memoryMiB,
       disk_mib: sandbox.diskMiB ?? null,
       labels: JSON.stringify(sandbox.labels ?? {}),
+      network: sandbox.network ?? 'none',
+      egress: JSON.stringify(sandbox.egress ?? { allow: [], deny: [] }),
       state,
       state_reason: null,
       handle: null,
@@ -184,10 +199,10 @@ export class SandboxStore {
       this.db.transaction(() => {
         this.db
           .prepare(
-            `INSERT INTO sandboxes (id, name, template, hypervisor, vcpus, memory_mib, disk_mib, labels, state,
-               state_reason, handle, created_at, updated_at)
-             VALUES (@id, @name, @template, @hypervisor, @vcpus, @memory_mib, @disk_mib, @labels, @state,
-               @state_reason, @handle, @created_at, @updated_at)`,
+            `INSERT INTO sandboxes (id, name, template, hypervisor, vcpus, memory_mib, disk_mib, labels, network, egress,
+               state, state_reason, handle, created_at, updated_at)
+             VALUES (@id, @name, @template, @hypervisor, @vcpus, @memory_mib, @disk_mib, @labels, @network, @egress,
+               @state, @state_reason, @handle, @created_at, @updated_at)`,
           )
           .run(row);
         this.appendEvent(sandbox.id, now, { kind: 'created', data: { state } });
@@ -252,6 +267,30 @@ export class SandboxStore {
         .run(change.to, reason, handle === null ? null : JSON.stringify(handle), now, id);
       this.appendEvent(id, now, { kind: 'transition', data: { from: current.state, to: change.to, reason } });
       return { ...current, state: change.to, stateReason: reason, handle, updatedAt: now };
+    }).immediate();
+  }
+
+  /**
+   * Changes a sandbox's network settings while it is in one of `states` (checked under
+   * the write lock). Leaving `nat` releases its lease.
+   */
+  setNetwork(id: string, settings: { network: NetworkMode; egress: Egress }, states: readonly SandboxState[]): SandboxRecord {
+    return this.db.transaction(() => {
+      const current = this.get(id);
+      if (!current) throw new SandboxError('not_found', `No sandbox with id "${id}".`, { id });
+      if (!states.includes(current.state)) {
+        throw new SandboxError(
+          'invalid_state',
+          `cannot change the network of sandbox "${current.name}": it is ${current.state}; stop it first`,
+          { id, state: current.state },
+        );
+      }
+      const now = Date.now();
+      this.db
+        .prepare('UPDATE sandboxes SET network = ?, egress = ?, updated_at = ? WHERE id = ?')
+        .run(settings.network, JSON.stringify(settings.egress), now, id);
+      if (settings.network === 'none') this.leases.release(id);
+      return { ...current, network: settings.network, egress: settings.egress, updatedAt: now };
     }).immediate();
   }
 

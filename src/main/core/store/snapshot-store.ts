@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { SandboxError } from '../errors/sandbox-error.js';
 import type { HypervisorKind, VmStateFile } from '../hypervisor/hypervisor-driver.js';
+import type { GuestNetwork } from '../network/sandbox-network.js';
 
 export interface SnapshotBoot {
   kernel: string;
@@ -8,6 +9,12 @@ export interface SnapshotBoot {
   cmdline: string;
   /** Size of the disk captured with the state (the snapshot's disk.qcow2); absent when the guest had none. */
   diskMiB?: number;
+  /**
+   * The guest's NIC as it was configured when the state was saved; absent when it had
+   * none. A restore recreates the device (the state needs it) and moves the guest to
+   * the sandbox's own address when it differs.
+   */
+  network?: GuestNetwork;
 }
 
 /** A saved state of a sandbox, as stored. Timestamps are unix milliseconds. */

@@ -6,6 +6,7 @@ import { panelId, tabId, TabStrip } from '../controls/tab-strip';
 import { ConfirmDialog } from '../dialogs/confirm-dialog';
 import { DisplayTab } from '../display/display-tab';
 import { FilesTab } from '../files/files-tab';
+import { PortsTab } from '../ports/ports-tab';
 import { StateBadge } from '../sandboxes/state-badge';
 import { SnapshotsTab } from '../snapshots/snapshots-tab';
 import type { ListedSandbox } from '../stores/sandboxes-store';
@@ -14,7 +15,7 @@ import { DETAIL_TABS, type DetailTab } from '../../../shared/app-routes';
 // xterm.js is the largest dependency: it loads when a terminal is first shown, not with the list.
 const TerminalTab = lazy(() => import('../terminal/terminal-tab'));
 
-const LABELS: Record<DetailTab, string> = { terminal: 'Terminal', files: 'Files', snapshots: 'Snapshots', console: 'Console', display: 'Display' };
+const LABELS: Record<DetailTab, string> = { terminal: 'Terminal', files: 'Files', snapshots: 'Snapshots', console: 'Console', display: 'Display', ports: 'Ports' };
 const TABS = DETAIL_TABS.map((key) => ({ key, label: LABELS[key] }));
 type TabKey = DetailTab;
 
@@ -60,6 +61,7 @@ export function SandboxDetail({ sandbox }: { sandbox: ListedSandbox }) {
       <div {...panel('snapshots')}>{tab === 'snapshots' && <SnapshotsTab sandbox={sandbox} />}</div>
       <div {...panel('console')}>{tab === 'console' && <ConsoleTab sandbox={sandbox} />}</div>
       <div {...panel('display')}>{tab === 'display' && <DisplayTab sandbox={sandbox} />}</div>
+      <div {...panel('ports')}>{tab === 'ports' && <PortsTab sandbox={sandbox} />}</div>
       {confirmDelete && (
         <ConfirmDialog
           title={`Delete ${sandbox.name}?`}

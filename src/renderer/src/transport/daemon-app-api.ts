@@ -1,5 +1,6 @@
 import type { DisplaySession } from '../../../shared/api/display-schemas';
 import type { FileList } from '../../../shared/api/file-schemas';
+import type { PortForward, PortForwardList } from '../../../shared/api/port-schemas';
 import type { Sandbox, SandboxList } from '../../../shared/api/sandbox-schemas';
 import type { SystemInfo, Version } from '../../../shared/api/system-schemas';
 import type { TemplateList } from '../../../shared/api/template-schemas';
@@ -91,5 +92,15 @@ export function createDaemonAppApi(options: DaemonAppApiOptions = {}): AppApi {
       }
     },
     openDisplay: (id, onEvent) => openDisplaySocket(http, id, onEvent),
+
+    listPorts: async (id) => (await http.request<PortForwardList>('GET', `${sandbox(id)}/ports`)).ports,
+    addPort: (id, request) => http.request<PortForward>('POST', `${sandbox(id)}/ports`, { json: request }),
+    async removePort(id, hostPort) {
+      // It becomes a path segment: anything but a port number would name another route.
+      if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65_535) {
+        throw new AppError('invalid_argument', `hostPort: ${String(hostPort)} is not a TCP port (1-65535)`);
+      }
+      await http.request('DELETE', `${sandbox(id)}/ports/${hostPort}`);
+    },
   };
 }

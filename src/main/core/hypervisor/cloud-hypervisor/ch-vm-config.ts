@@ -1,5 +1,6 @@
 import constants from '../../../../../guest-agent/protocol/constants.json' with { type: 'json' };
-import type { VmLaunchSpec } from '../hypervisor-driver.js';
+import { SandboxError } from '../../errors/sandbox-error.js';
+import type { VmLaunchSpec, VmNic } from '../hypervisor-driver.js';
 
 /** The parts of CH's VmConfig (OpenAPI `VmConfig`) this driver sends. */
 export interface ChVmConfig {
@@ -11,6 +12,13 @@ export interface ChVmConfig {
   vsock: { cid: number; socket: string };
   rng: { src: string };
   disks?: ChDiskConfig[];
+  net?: ChNetConfig[];
+}
+
+/** OpenAPI `NetConfig`: an existing TAP (CH opens it by name) and the guest's MAC. */
+export interface ChNetConfig {
+  tap: string;
+  mac: string;
 }
 
 /** OpenAPI `DiskConfig`, the fields this driver sets. */
@@ -50,11 +58,12 @@ const MIB = 1024 * 1024;
  */
 export function chVmConfig(spec: VmLaunchSpec, paths: ChVmPaths): ChVmConfig {
   const console = /(^|\s)console=/.test(spec.cmdline) ? '' : ' console=ttyS0';
+  const net = spec.nic?.cmdline ? ` ${spec.nic.cmdline}` : '';
   return {
     payload: {
       kernel: spec.kernel,
       initramfs: spec.initrd,
-      cmdline: `${spec.cmdline} microvm.hostname=${spec.hostname}${console}`,
+      cmdline: `${spec.cmdline} microvm.hostname=${spec.hostname}${net}${console}`,
     },
     cpus: { boot_vcpus: spec.vcpus, max_vcpus: spec.vcpus },
     memory: { size: spec.memoryMiB * MIB },
@@ -63,7 +72,23 @@ export function chVmConfig(spec: VmLaunchSpec, paths: ChVmPaths): ChVmConfig {
     vsock: { cid: GUEST_CID, socket: paths.vsockSocket },
     rng: { src: '/dev/urandom' },
     ...(spec.disk ? { disks: [chDisk(spec.disk.path)] } : {}),
+    ...(spec.nic ? { net: [chNet(spec.nic)] } : {}),
   };
+}
+
+/**
+ * Cloud Hypervisor has no user-mode network stack, and a NIC without a TAP would make CH
+ * create one itself, which needs privileges the VMM does not have: only a TAP the host
+ * prepared will do.
+ */
+export function chNet(nic: VmNic): ChNetConfig {
+  if (nic.backend.kind !== 'tap') {
+    throw new SandboxError(
+      'network_unavailable',
+      'Cloud Hypervisor needs a TAP for the sandbox\'s network (it has no user-mode networking): run the daemon as root or install the network helper, or use QEMU',
+    );
+  }
+  return { tap: nic.backend.tap, mac: nic.mac };
 }
 
 export function chDisk(path: string): ChDiskConfig {

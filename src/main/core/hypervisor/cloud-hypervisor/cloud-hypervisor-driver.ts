@@ -9,7 +9,7 @@ import type { HypervisorDriver, RunningVm, VmExit, VmHandle, VmLaunchSpec, VmRun
 import { hashFile } from '../state-file-digest.js';
 import { isSameProcess, readPidStartTicks, waitForProcessExit } from '../process-identity.js';
 import { ChApiClient, type ChPing } from './ch-api-client.js';
-import { AGENT_VSOCK_PORT, chDisk, chVmConfig } from './ch-vm-config.js';
+import { AGENT_VSOCK_PORT, chDisk, chNet, chVmConfig } from './ch-vm-config.js';
 
 export interface CloudHypervisorDriverOptions {
   /** Path to `cloud-hypervisor`, or a name looked up on PATH. */
@@ -70,6 +70,9 @@ export class CloudHypervisorDriver implements HypervisorDriver {
       config.vsock = { ...config.vsock, socket: files.vsockSocket };
       if (spec.disk) config.disks = [{ ...config.disks?.[0], ...chDisk(spec.disk.path) }];
       else delete config.disks;
+      // A fork gets its own TAP and MAC; the guest is moved to them once it runs.
+      if (spec.nic) config.net = [{ ...config.net?.[0], ...chNet(spec.nic) }];
+      else delete config.net;
       await writeFile(join(staged, 'config.json'), JSON.stringify(config), { mode: 0o600 });
       for (const name of await readdir(dir)) {
         if (name !== 'config.json') await symlink(join(dir, name), join(staged, name));
@@ -254,6 +257,7 @@ interface SavedChConfig {
   serial?: Record<string, unknown>;
   vsock?: Record<string, unknown>;
   disks?: Record<string, unknown>[];
+  net?: Record<string, unknown>[];
   [field: string]: unknown;
 }
 

@@ -48,7 +48,7 @@ export class QemuDriver implements HypervisorDriver {
       ...qemuMicrovmArgs({
         kernel: spec.kernel,
         initrd: spec.initrd,
-        cmdline: `${spec.cmdline} microvm.hostname=${spec.hostname}${await tcgClockHint(accel)}`,
+        cmdline: `${spec.cmdline} microvm.hostname=${spec.hostname}${spec.nic?.cmdline ? ` ${spec.nic.cmdline}` : ''}${await tcgClockHint(accel)}`,
         memoryMiB: spec.memoryMiB,
         vcpus: spec.vcpus,
         accel,
@@ -56,6 +56,7 @@ export class QemuDriver implements HypervisorDriver {
         serialLog: files.serialLog,
         qmpSocket: files.qmpSocket,
         ...(spec.disk ? { disk: spec.disk.path } : {}),
+        ...(spec.nic ? { nic: spec.nic } : {}),
       }),
       ...(restoreFrom ? ['-incoming', 'defer'] : []),
     ];
