@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { Sandbox, type ExecHandle } from '../../src/sdk/index.js';
 import { startTestDaemon } from '../support/daemon-harness.js';
+import { LAB_SERVER, NetworkLab } from '../support/network-lab.js';
 
 // Method: docs/benchmarks.md, scenario `network`.
 
@@ -9,6 +10,8 @@ const GUEST_PORT = 9000;
 const CONNECTS = 50;
 const ROUND_TRIPS = 200;
 const TRANSFER_BYTES = 64 * 1024 * 1024;
+const BULK_PORT = 8000;
+const NAT_RUNS = 3;
 
 /**
  * A TCP server on the guest's 127.0.0.1 whose first byte picks what it does: `e` echoes,
@@ -53,6 +56,8 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+const median = (values: number[]) => percentile(values, 50);
+const mibPerSecond = (bytes: number, ms: number) => bytes / 2 ** 20 / (ms / 1000);
 
 async function opened(port: number): Promise<Socket> {
   const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
@@ -151,6 +156,96 @@ async function portForwardFigures(): Promise<Record<string, number>> {
   }
 }
 
+/** Runs curl in the guest and returns its stdout, failing loudly on anything but a clean exit. */
+async function curl(sandbox: Sandbox, args: string[]): Promise<{ stdout: string; hostMs: number }> {
+  const started = performance.now();
+  const out = await sandbox.exec(['curl', '-sS', '--fail', ...args], { timeoutMs: 600_000 });
+  const hostMs = performance.now() - started;
+  if (out.exitCode !== 0) throw new Error(`curl ${args.join(' ')} in the guest: exit ${out.exitCode}${out.timedOut ? ' (timed out)' : ''}: ${out.stderr}`);
+  return { stdout: out.stdout, hostMs };
+}
+
+/** Runs work, then cleanup whatever happened; what cleanup reports left behind fails the run (with work's error as the cause). */
+async function cleaningUp<T>(work: () => Promise<T>, cleanup: () => Promise<string[]>): Promise<T> {
+  let outcome: { value: T } | { error: unknown };
+  try {
+    outcome = { value: await work() };
+  } catch (error) {
+    outcome = { error };
+  }
+  const left = await cleanup();
+  if (left.length > 0) throw new Error(`left behind: ${left.join('; ')}`, 'error' in outcome ? { cause: outcome.error } : undefined);
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
+}
+
+/**
+ * TRANSFER_BYTES between a `nat` sandbox of this backend and the lab's bulk server in the
+ * internet namespace, NAT_RUNS times each way. curl in the guest times each transfer
+ * (time_total); the host also times the whole exec around it.
+ */
+async function natFigures(lab: NetworkLab, backend: 'tap' | 'user'): Promise<Record<string, unknown>> {
+  const daemon = await startTestDaemon({ commandPrefix: lab.commandPrefix, config: { network: { backend } } });
+  const client = { socketPath: daemon.socketPath };
+  const measure = async () => {
+    const sandbox = await Sandbox.create({ ...client, name: `bench-${backend}`, template: 'ai-agent', network: 'nat' });
+    const url = `http://${LAB_SERVER}:${BULK_PORT}`;
+    const made = await sandbox.exec(['dd', 'if=/dev/zero', 'of=/tmp/upload.bin', 'bs=1M', `count=${TRANSFER_BYTES / 2 ** 20}`]);
+    if (made.exitCode !== 0) throw new Error(`dd in the guest: ${made.stderr}`);
+    // One untimed request: the path works (ARP, NAT state) before anything is timed.
+    await curl(sandbox, ['-o', '/dev/null', `${url}/bytes/1`]);
+
+    const up = { guest: [] as number[], host: [] as number[] };
+    const down = { guest: [] as number[], host: [] as number[] };
+    for (let i = 0; i < NAT_RUNS; i++) {
+      // `Expect:` off: no 100-continue round trip before the body.
+      const sent = await curl(sandbox, ['-H', 'Expect:', '-T', '/tmp/upload.bin', '-w', '\\n%{time_total}', `${url}/upload`]);
+      const [counted, seconds] = sent.stdout.trim().split('\n').map(Number);
+      if (counted !== TRANSFER_BYTES) throw new Error(`the server counted ${counted} bytes of an upload of ${TRANSFER_BYTES}`);
+      up.guest.push(mibPerSecond(TRANSFER_BYTES, seconds! * 1000));
+      up.host.push(mibPerSecond(TRANSFER_BYTES, sent.hostMs));
+
+      const got = await curl(sandbox, ['-o', '/dev/null', '-w', '%{size_download} %{time_total}', `${url}/bytes/${TRANSFER_BYTES}`]);
+      const [size, downSeconds] = got.stdout.trim().split(' ').map(Number);
+      if (size !== TRANSFER_BYTES) throw new Error(`the guest received ${size} bytes of a download of ${TRANSFER_BYTES}`);
+      down.guest.push(mibPerSecond(TRANSFER_BYTES, downSeconds! * 1000));
+      down.host.push(mibPerSecond(TRANSFER_BYTES, got.hostMs));
+    }
+    await sandbox.destroy();
+    return {
+      guestToServerMBs: round(median(up.guest)),
+      guestToServerMBsAll: up.guest.map((n) => round(n)),
+      guestToServerMBsHostTimed: round(median(up.host)),
+      serverToGuestMBs: round(median(down.guest)),
+      serverToGuestMBsAll: down.guest.map((n) => round(n)),
+      serverToGuestMBsHostTimed: round(median(down.host)),
+    };
+  };
+  return cleaningUp(measure, async () => {
+    for (const sandbox of await Sandbox.list(client).catch(() => [])) await (await Sandbox.connect(sandbox.id, client)).destroy().catch(() => undefined);
+    const vmms = await daemon.stop();
+    const interfaces = await lab.leftovers();
+    return [
+      ...(vmms.length > 0 ? [`VMMs the ${backend} daemon had not ended: ${vmms.join(', ')}`] : []),
+      ...interfaces.map((name) => `${name} in ${lab.daemonNs} after the ${backend} daemon stopped`),
+    ];
+  });
+}
+
+/** Guest → server and server → guest throughput over `nat`, on TAP and in QEMU user mode, inside a network lab. */
+async function natThroughput(): Promise<Record<string, unknown>> {
+  const lab = new NetworkLab('mvbench');
+  const measure = async () => {
+    await lab.open();
+    await lab.serve(lab.internetNs, [{ address: LAB_SERVER, port: BULK_PORT, bulk: true }]);
+    return { transferMiB: TRANSFER_BYTES / 2 ** 20, runs: NAT_RUNS, tap: await natFigures(lab, 'tap'), user: await natFigures(lab, 'user') };
+  };
+  return cleaningUp(measure, async () => (await lab.close()).map((ns) => `network namespace ${ns}`));
+}
+
 export async function networkScenario(): Promise<Record<string, unknown>> {
-  return { portForward: await portForwardFigures() };
+  const portForward = await portForwardFigures();
+  // The lab's namespaces, bridge and TAPs need root; the port forwards do not.
+  const nat = process.getuid?.() === 0 ? await natThroughput() : { skipped: 'needs root: it creates network namespaces, and a bridge and TAPs inside them' };
+  return { portForward, nat };
 }

@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,47 +6,17 @@ import { tapName } from '../../src/main/core/network/sandbox-network.js';
 import { processesMentioning } from '../../src/main/core/sandbox/host-resources.js';
 import { Sandbox } from '../../src/sdk/index.js';
 import { startTestDaemon, type TestDaemon } from '../support/daemon-harness.js';
+import { LAB_OTHER_SERVER as OTHER_SERVER, LAB_SERVER as SERVER, LAB_UPLINK as UPLINK, NetworkLab } from '../support/network-lab.js';
 
 /*
- * Network modes end to end, as root, entirely inside two network namespaces this file
- * creates: "daemon" (where the daemon, its bridge, TAPs, nftables rules and QEMU live)
- * and "internet" (two HTTP servers on TEST-NET-2 addresses), joined by a veth pair.
- * Nothing is sent on, or changed in, the host's own network namespace.
+ * Network modes end to end, as root, entirely inside the namespaces of a network lab
+ * (test/support/network-lab.ts): the daemon, its bridge, TAPs, nftables rules and QEMU in
+ * one, the "internet" with two HTTP servers in the other.
  */
 const root = process.getuid?.() === 0;
-const suffix = randomBytes(3).toString('hex');
-const DAEMON_NS = `mvtest-d-${suffix}`;
-const INTERNET_NS = `mvtest-i-${suffix}`;
-const UPLINK = '198.51.100.1';
-const SERVER = '198.51.100.10';
-const OTHER_SERVER = '198.51.100.20';
+const lab = new NetworkLab();
 const GATEWAY = '10.213.0.1';
 const HOST_SERVICE_PORT = 8080;
-
-const ip = (...args: string[]) => execa('ip', args);
-const inNs = (ns: string, command: string, args: string[]) => execa('ip', ['netns', 'exec', ns, command, ...args]);
-
-/** A Node HTTP server answering `body` on each address:port, in a namespace. */
-function serveIn(ns: string, listen: { address: string; port: number; body: string }[]): Promise<ChildProcess> {
-  const script = `
-    const http = require('node:http');
-    const specs = ${JSON.stringify(listen)};
-    let left = specs.length;
-    for (const s of specs) http.createServer((_, res) => res.end(s.body)).listen(s.port, s.address, () => { if (--left === 0) console.log('ready'); });
-  `;
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.stdout!.once('data', () => resolve(child));
-    child.once('exit', (code) => reject(new Error(`server in ${ns} exited with ${code}`)));
-  });
-}
-
-/** The project's interfaces and nftables tables left in the daemon's namespace. */
-async function leftovers(): Promise<string[]> {
-  const links = JSON.parse((await inNs(DAEMON_NS, 'ip', ['-j', 'link', 'show'])).stdout) as { ifname: string }[];
-  const tables = (await inNs(DAEMON_NS, 'nft', ['list', 'tables'])).stdout;
-  return [...links.map((l) => l.ifname).filter((name) => /^(mvt|mvbr)/.test(name)), ...tables.split('\n').filter((line) => line.includes('microvm_sandbox'))];
-}
 
 /** The body, or null when the request failed or got no answer within a few seconds. */
 async function fetchFrom(sandbox: Sandbox, url: string): Promise<string | null> {
@@ -65,7 +33,6 @@ async function guestAddress(sandbox: Sandbox): Promise<string> {
 }
 
 describe.runIf(root)('network modes, in namespaces this test creates', () => {
-  const servers: ChildProcess[] = [];
   let daemon: TestDaemon | null = null;
 
   const microvm = (args: string[]) =>
@@ -73,26 +40,9 @@ describe.runIf(root)('network modes, in namespaces this test creates', () => {
   const client = () => ({ socketPath: daemon!.socketPath });
 
   beforeAll(async () => {
-    await ip('netns', 'add', DAEMON_NS);
-    await ip('netns', 'add', INTERNET_NS);
-    await ip('-n', DAEMON_NS, 'link', 'set', 'lo', 'up');
-    await ip('-n', INTERNET_NS, 'link', 'set', 'lo', 'up');
-    // Created inside the daemon's namespace with its peer moved straight into the internet's.
-    await ip('-n', DAEMON_NS, 'link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'wan', 'netns', INTERNET_NS);
-    await ip('-n', DAEMON_NS, 'addr', 'add', `${UPLINK}/24`, 'dev', 'uplink');
-    await ip('-n', DAEMON_NS, 'link', 'set', 'uplink', 'up');
-    await ip('-n', DAEMON_NS, 'route', 'add', 'default', 'via', SERVER);
-    await ip('-n', INTERNET_NS, 'addr', 'add', `${SERVER}/24`, 'dev', 'wan');
-    await ip('-n', INTERNET_NS, 'addr', 'add', `${OTHER_SERVER}/24`, 'dev', 'wan');
-    await ip('-n', INTERNET_NS, 'link', 'set', 'wan', 'up');
-    servers.push(
-      await serveIn(INTERNET_NS, [
-        { address: SERVER, port: 80, body: 'internet-10' },
-        { address: OTHER_SERVER, port: 80, body: 'internet-20' },
-      ]),
-    );
+    await lab.open();
     // A service of the "host" (the daemon's namespace), on every address it has.
-    servers.push(await serveIn(DAEMON_NS, [{ address: '0.0.0.0', port: HOST_SERVICE_PORT, body: 'host-service' }]));
+    await lab.serve(lab.daemonNs, [{ address: '0.0.0.0', port: HOST_SERVICE_PORT, body: 'host-service' }]);
   }, 60_000);
 
   afterAll(async () => {
@@ -100,13 +50,11 @@ describe.runIf(root)('network modes, in namespaces this test creates', () => {
       for (const sandbox of await Sandbox.list(client()).catch(() => [])) await (await Sandbox.connect(sandbox.id, client())).destroy().catch(() => undefined);
       await daemon.stop();
     }
-    for (const server of servers) server.kill('SIGKILL');
-    await ip('netns', 'del', DAEMON_NS).catch(() => undefined);
-    await ip('netns', 'del', INTERNET_NS).catch(() => undefined);
+    await lab.close();
   }, 120_000);
 
   describe('TAP on the project bridge', () => {
-    const tapDaemon = { commandPrefix: ['ip', 'netns', 'exec', DAEMON_NS], config: { network: { backend: 'tap' } } };
+    const tapDaemon = { commandPrefix: lab.commandPrefix, config: { network: { backend: 'tap' } } };
     let a: Sandbox;
     let b: Sandbox;
     let aAddress: string;
@@ -198,28 +146,28 @@ describe.runIf(root)('network modes, in namespaces this test creates', () => {
       await exited;
       for (const pid of await processesMentioning(`${dataDir}/`)) process.kill(pid, 'SIGKILL');
       while ((await processesMentioning(`${dataDir}/`)).length > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(await leftovers()).toContain(tapName(a.id));
+      expect(await lab.leftovers()).toContain(tapName(a.id));
 
       daemon = await startTestDaemon({ ...tapDaemon, dataDir });
       a = await Sandbox.connect('net-a', client());
       expect(a.info.state).toBe('crashed');
-      expect(await leftovers()).toEqual([]);
+      expect(await lab.leftovers()).toEqual([]);
       await a.start();
       expect(await guestAddress(a)).toBe(aAddress);
     }, 120_000);
 
     it('leaves no TAP, bridge or nftables table once the sandboxes are gone and the daemon stopped', async () => {
       await a.destroy();
-      expect(await leftovers()).toEqual([]);
+      expect(await lab.leftovers()).toEqual([]);
       expect(await daemon!.stop()).toEqual([]);
       daemon = null;
-      expect(await leftovers()).toEqual([]);
+      expect(await lab.leftovers()).toEqual([]);
     }, 60_000);
   });
 
   describe('QEMU user mode', () => {
     beforeAll(async () => {
-      daemon = await startTestDaemon({ commandPrefix: ['ip', 'netns', 'exec', DAEMON_NS], config: { network: { backend: 'user' } } });
+      daemon = await startTestDaemon({ commandPrefix: lab.commandPrefix, config: { network: { backend: 'user' } } });
     }, 60_000);
 
     it('refuses an egress policy it cannot enforce', async () => {
@@ -243,7 +191,7 @@ describe.runIf(root)('network modes, in namespaces this test creates', () => {
       }
       expect(await daemon!.stop()).toEqual([]);
       daemon = null;
-      expect(await leftovers()).toEqual([]);
+      expect(await lab.leftovers()).toEqual([]);
     }, 240_000);
   });
 });
