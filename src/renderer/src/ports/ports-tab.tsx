@@ -84,32 +84,8 @@ export function PortsTab({ sandbox }: { sandbox: ListedSandbox }) {
   return (
     <div className="ports-tab">
       <form className="inline-form" noValidate onSubmit={(event) => void add(event)}>
-        <label>
-          Guest port{' '}
-          <input
-            type="text"
-            inputMode="numeric"
-            className="port-field"
-            placeholder="8000"
-            value={guestPort}
-            aria-invalid={Boolean(problems.guest)}
-            aria-describedby={problems.guest ? guestProblemId : undefined}
-            onChange={(event) => setGuestPort(event.target.value)}
-          />
-        </label>
-        <label>
-          Host port{' '}
-          <input
-            type="text"
-            inputMode="numeric"
-            className="port-field"
-            placeholder="any"
-            value={hostPort}
-            aria-invalid={Boolean(problems.host)}
-            aria-describedby={problems.host ? hostProblemId : undefined}
-            onChange={(event) => setHostPort(event.target.value)}
-          />
-        </label>
+        <PortInput label="Guest port" placeholder="8000" value={guestPort} problemId={problems.guest ? guestProblemId : undefined} onChange={setGuestPort} />
+        <PortInput label="Host port" placeholder="any" value={hostPort} problemId={problems.host ? hostProblemId : undefined} onChange={setHostPort} />
         <button type="submit" className="small primary" disabled={working}>
           Add forward
         </button>
@@ -175,5 +151,24 @@ export function PortsTab({ sandbox }: { sandbox: ListedSandbox }) {
         </table>
       )}
     </div>
+  );
+}
+
+/** A port number field; `problemId` names the message that says what is wrong with it, when something is. */
+function PortInput({ label, placeholder, value, problemId, onChange }: { label: string; placeholder: string; value: string; problemId: string | undefined; onChange: (value: string) => void }) {
+  return (
+    <label>
+      {label}{' '}
+      <input
+        type="text"
+        inputMode="numeric"
+        className="port-field"
+        placeholder={placeholder}
+        value={value}
+        aria-invalid={problemId !== undefined}
+        aria-describedby={problemId}
+        onChange={(event) => onChange(event.target.value)}
+      />
+    </label>
   );
 }
